@@ -1,0 +1,179 @@
+"""The one interface every index backend implements.
+
+Users call the public methods (``search``, ``asearch``, ``upsert`` ...); a
+backend implements the underscored hooks. The public wrappers own argument
+validation, so backends only see well-formed requests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+from abc import ABC, abstractmethod
+from collections.abc import Sequence
+from types import TracebackType
+from typing import Any
+
+import numpy as np
+from pydantic import BaseModel, ConfigDict, Field, model_validator
+
+from ragtune.errors import ConfigError
+from ragtune.filters import FilterExpr
+from ragtune.schema import Chunk, DocumentState, Fusion, Hit, IndexStats, SearchMode
+
+DEFAULT_ALPHA = 0.5
+"""Weight of the vector side in hybrid search (1 = vector only, 0 = BM25 only)."""
+DEFAULT_FUSION = Fusion.RELATIVE_SCORE
+
+
+class SearchRequest(BaseModel):
+    """A fully specified search: what backends receive.
+
+    ``query_vector`` is required for vector and hybrid search and
+    ``query_text`` for bm25 and hybrid; retrievers fill both in.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
+
+    query_text: str | None = None
+    query_vector: np.ndarray | None = None
+    mode: SearchMode = SearchMode.HYBRID
+    k: int = Field(default=10, ge=1)
+    alpha: float = Field(default=DEFAULT_ALPHA, ge=0.0, le=1.0)
+    fusion: Fusion = DEFAULT_FUSION
+    filters: FilterExpr | None = None
+    tenant: str | None = None
+    candidates: int | None = Field(default=None, ge=1)
+    """How many results each side of a hybrid search fuses (default: max(k, 100))."""
+
+    @model_validator(mode="after")
+    def _check_inputs(self) -> SearchRequest:
+        if self.mode in (SearchMode.VECTOR, SearchMode.HYBRID) and self.query_vector is None:
+            msg = f"{self.mode.value} search needs query_vector; embed the query first"
+            raise ConfigError(msg)
+        if self.mode in (SearchMode.BM25, SearchMode.HYBRID) and not (self.query_text or "").strip():
+            msg = f"{self.mode.value} search needs a non-empty query_text"
+            raise ConfigError(msg)
+        return self
+
+    @property
+    def pool_size(self) -> int:
+        return self.candidates or max(self.k, 100)
+
+
+class Index(ABC):
+    """A store of chunks with vector, BM25 and hybrid search, filters and tenants.
+
+    Vectors are L2-normalised float32 rows, one per chunk. ``tenant=None`` is
+    the default tenant. Implementations must make ``replace_document`` atomic
+    per document so an interrupted ingest never leaves half a document.
+    """
+
+    name: str = "index"
+    supports_tenants: bool = True
+    has_native_async: bool = False
+
+    # -- writes ---------------------------------------------------------
+    def replace_document(
+        self,
+        state: DocumentState,
+        chunks: Sequence[Chunk],
+        vectors: np.ndarray,
+        *,
+        tenant: str | None = None,
+    ) -> None:
+        """Make the index hold exactly ``chunks`` for ``state.doc_id``.
+
+        Chunks of the document that are not in ``chunks`` are deleted; the
+        document state (hash, chunk ids) is recorded last, so a crash before
+        it leaves the document looking changed and the next sync redoes it.
+        """
+        if len(chunks) != len(vectors):
+            msg = f"{len(chunks)} chunks but {len(vectors)} vectors for document {state.doc_id!r}"
+            raise ConfigError(msg)
+        self._replace_document(state, list(chunks), np.asarray(vectors, dtype=np.float32), tenant)
+
+    def delete_documents(self, doc_ids: Sequence[str], *, tenant: str | None = None) -> int:
+        """Delete documents and all their chunks; returns the number of chunks deleted."""
+        if not doc_ids:
+            return 0
+        return self._delete_documents(list(doc_ids), tenant)
+
+    # -- reads ------------------------------------------------------------
+    def search(self, request: SearchRequest) -> list[Hit]:
+        """Run a search; hits are ranked best first with ``rank`` set."""
+        hits = self._search(request)
+        return [h.model_copy(update={"rank": i}) for i, h in enumerate(hits[: request.k])]
+
+    async def asearch(self, request: SearchRequest) -> list[Hit]:
+        """Async search: native where the backend has it, else in a worker thread."""
+        if self.has_native_async:
+            hits = await self._asearch(request)
+            return [h.model_copy(update={"rank": i}) for i, h in enumerate(hits[: request.k])]
+        return await run_in_thread(self.search, request)
+
+    def documents(self, *, tenant: str | None = None) -> dict[str, DocumentState]:
+        """Every document the index holds for the tenant, by id."""
+        return self._documents(tenant)
+
+    def get_chunks(self, chunk_ids: Sequence[str], *, tenant: str | None = None) -> list[Chunk]:
+        """Chunks by id, in the order asked (missing ids are left out)."""
+        return self._get_chunks(list(chunk_ids), tenant)
+
+    def stats(self, *, tenant: str | None = None) -> IndexStats:
+        """Document and chunk totals (for one tenant, or all with a per-tenant breakdown)."""
+        return self._stats(tenant)
+
+    def tenants(self) -> list[str]:
+        """Names of the tenants that hold data."""
+        return self._tenants()
+
+    # -- lifecycle ---------------------------------------------------------
+    def close(self) -> None:
+        """Release connections and files; safe to call twice."""
+
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # -- hooks for backends ------------------------------------------------
+    @abstractmethod
+    def _replace_document(
+        self, state: DocumentState, chunks: list[Chunk], vectors: np.ndarray, tenant: str | None
+    ) -> None: ...
+
+    @abstractmethod
+    def _delete_documents(self, doc_ids: list[str], tenant: str | None) -> int: ...
+
+    @abstractmethod
+    def _search(self, request: SearchRequest) -> list[Hit]: ...
+
+    async def _asearch(self, request: SearchRequest) -> list[Hit]:
+        return await run_in_thread(self._search, request)
+
+    @abstractmethod
+    def _documents(self, tenant: str | None) -> dict[str, DocumentState]: ...
+
+    @abstractmethod
+    def _get_chunks(self, chunk_ids: list[str], tenant: str | None) -> list[Chunk]: ...
+
+    @abstractmethod
+    def _stats(self, tenant: str | None) -> IndexStats: ...
+
+    @abstractmethod
+    def _tenants(self) -> list[str]: ...
+
+
+async def run_in_thread(func: Any, *args: Any, **kwargs: Any) -> Any:
+    """Run a sync callable in the default executor, keeping contextvars (tracing) intact."""
+    loop = asyncio.get_running_loop()
+    ctx = contextvars.copy_context()
+    return await loop.run_in_executor(None, functools.partial(ctx.run, func, *args, **kwargs))
+
+
+__all__ = ["DEFAULT_ALPHA", "DEFAULT_FUSION", "Index", "SearchRequest", "run_in_thread"]
