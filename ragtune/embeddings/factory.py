@@ -1,0 +1,29 @@
+"""Build the embedder named by settings (``local`` or ``openai:<model>``)."""
+
+from __future__ import annotations
+
+from ragtune.config import Settings
+from ragtune.embeddings.base import Embedder
+from ragtune.errors import ConfigError
+
+
+def make_embedder(settings: Settings) -> Embedder:
+    """The embedder for ``settings.embedding``; a clear error for an unknown name."""
+    name = settings.embedding
+    if name == "local":
+        from ragtune.embeddings.local import LocalEmbedder
+
+        return LocalEmbedder()
+    if name.startswith("openai:"):
+        from ragtune.embeddings.openai import OpenAIEmbedder
+
+        return OpenAIEmbedder(
+            name.split(":", 1)[1] or "text-embedding-3-small",
+            api_key=settings.openai_api_key,
+            base_url=settings.openai_base_url,
+        )
+    msg = f"Unknown embedding {name!r}; use 'local' or 'openai:<model>' (e.g. openai:text-embedding-3-small)"
+    raise ConfigError(msg)
+
+
+__all__ = ["make_embedder"]
