@@ -1,0 +1,133 @@
+"""Options every ragtune command accepts after its name, defined once.
+
+``@with_settings`` adds ``--store``, ``--backend``, ``--weaviate-url``,
+``--weaviate-grpc-port``, ``--weaviate-api-key``, ``--collection``,
+``--embedding`` and ``--config`` to a command's signature and hands the
+command a resolved :class:`~ragtune.config.Settings` as ``settings``.
+Unset flags fall back to ``RAGTUNE_<NAME>`` variables and the config file.
+"""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from pydantic import BaseModel
+from rich.console import Console
+
+from ragtune.config import Backend, Settings
+from ragtune.errors import RagtuneError
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+console = Console(stderr=True)
+"""Human-readable output and progress go to stderr; stdout is for --json."""
+
+EXIT_FAILED = 1
+EXIT_USAGE = 2
+EXIT_NOTHING_INGESTED = 3
+
+_COMMON: list[inspect.Parameter] = [
+    inspect.Parameter(
+        "store",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[Path | None, typer.Option("--store", help="Store folder (index, cache, models).")],
+    ),
+    inspect.Parameter(
+        "backend",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[Backend | None, typer.Option("--backend", help="embedded (default) or weaviate.")],
+    ),
+    inspect.Parameter(
+        "weaviate_url",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[str | None, typer.Option("--weaviate-url", help="Weaviate HTTP URL.")],
+    ),
+    inspect.Parameter(
+        "weaviate_grpc_port",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[int | None, typer.Option("--weaviate-grpc-port", help="Weaviate gRPC port.")],
+    ),
+    inspect.Parameter(
+        "weaviate_api_key",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[str | None, typer.Option("--weaviate-api-key", help="Weaviate API key.")],
+    ),
+    inspect.Parameter(
+        "collection",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[str | None, typer.Option("--collection", help="Weaviate collection name.")],
+    ),
+    inspect.Parameter(
+        "embedding",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            str | None, typer.Option("--embedding", help="local (default) or openai:<model>.")
+        ],
+    ),
+    inspect.Parameter(
+        "config",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[Path | None, typer.Option("--config", help="TOML config file (default ./ragtune.toml).")],
+    ),
+]
+_COMMON_NAMES = [p.name for p in _COMMON]
+
+
+def with_settings(func: F) -> F:
+    """Add the common options to a command and pass it ``settings``; map errors to exit codes."""
+    signature = inspect.signature(func)
+    own = [p for name, p in signature.parameters.items() if name != "settings"]
+
+    @functools.wraps(func)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        common = {name: kwargs.pop(name, None) for name in _COMMON_NAMES}
+        config_file = common.pop("config")
+        try:
+            settings = Settings.load(common, config_file=config_file)
+            return func(*args, settings=settings, **kwargs)
+        except RagtuneError as exc:
+            fail(str(exc), code=EXIT_USAGE if isinstance(exc, ValueError) and _is_usage(exc) else EXIT_FAILED)
+
+    wrapper.__signature__ = signature.replace(parameters=[*own, *_COMMON])  # type: ignore[attr-defined]
+    return wrapper  # type: ignore[return-value]
+
+
+def _is_usage(exc: Exception) -> bool:
+    from ragtune.errors import ConfigError
+
+    return isinstance(exc, ConfigError)
+
+
+def fail(message: str, *, code: int = EXIT_FAILED) -> None:
+    """Print an error on stderr and exit with ``code``."""
+    console.print(f"[bold red]error:[/] {message}", highlight=False)
+    raise typer.Exit(code)
+
+
+def emit_json(data: BaseModel | dict[str, Any] | list[Any]) -> None:
+    """Print exactly one JSON document on stdout."""
+    if isinstance(data, BaseModel):
+        sys.stdout.write(data.model_dump_json(indent=2) + "\n")
+    else:
+        sys.stdout.write(json.dumps(data, indent=2, default=str) + "\n")
+    sys.stdout.flush()
+
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+
+__all__ = ["EXIT_FAILED", "EXIT_NOTHING_INGESTED", "EXIT_USAGE", "JsonFlag", "console", "emit_json", "fail", "with_settings"]
