@@ -87,7 +87,9 @@ def run_llamaindex(records: list[dict[str, Any]], model: Any) -> float:
 
     start = time.perf_counter()
     docs = [Document(text=f"{r['title']}\n\n{r['text']}", doc_id=r["_id"]) for r in records]
-    pipeline = IngestionPipeline(transformations=[SentenceSplitter(chunk_size=1024, chunk_overlap=200), MiniLM(embed_batch_size=64)])
+    pipeline = IngestionPipeline(
+        transformations=[SentenceSplitter(chunk_size=1024, chunk_overlap=200), MiniLM(embed_batch_size=64)]
+    )
     pipeline.run(documents=docs)
     return time.perf_counter() - start
 
@@ -123,7 +125,10 @@ def main() -> None:
     def tokens(batch: list[str]) -> int:
         return sum(min(len(tokenizer.encode(t)), embedder.max_tokens) for t in batch)
 
-    rows: list[list[Any]] = [["ragtune", t_ragtune, len(texts), tokens(texts), 1.0], ["floor (embed ragtune's chunks)", t_floor, len(texts), tokens(texts), t_floor / t_ragtune]]
+    rows: list[list[Any]] = [
+        ["ragtune", t_ragtune, len(texts), tokens(texts), 1.0],
+        ["floor (embed ragtune's chunks)", t_floor, len(texts), tokens(texts), t_floor / t_ragtune],
+    ]
     doc_ids = {r["_id"] for r in records}
     searcher = ws.searcher()
     q_ragtune, n_q = quality(lambda q: [h.doc_id for h in searcher.search(q, k=10)], doc_ids)
@@ -155,7 +160,9 @@ def main() -> None:
     if not args.skip_frameworks:
         print(f"\nragtune / LangChain wall time: {t_ragtune / rows[2][1]:.2f}x (target <= 0.8x)")
     print(f"re-ingest / full ingest: {t_re / t_ragtune:.1%} (target < 2%)")
-    print_table("Retrieval quality on the slice (nDCG@10, train queries)", ["system", "nDCG@10", "queries"], quality_rows)
+    print_table(
+        "Retrieval quality on the slice (nDCG@10, train queries)", ["system", "nDCG@10", "queries"], quality_rows
+    )
     ws.close()
     shutil.rmtree(work, ignore_errors=True)
 

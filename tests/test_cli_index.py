@@ -136,9 +136,13 @@ def test_scifact_records_searchable_by_their_ids_and_eval(tmp_path: Path, shared
 
     queries = tmp_path / "queries.jsonl"
     qrels = tmp_path / "qrels.tsv"
-    queries.write_text("".join(json.dumps({"_id": f"q{i}", "text": json.loads(lines[i])["title"]}) + "\n" for i in range(20)))
+    queries.write_text(
+        "".join(json.dumps({"_id": f"q{i}", "text": json.loads(lines[i])["title"]}) + "\n" for i in range(20))
+    )
     qrels.write_text("query-id\tcorpus-id\tscore\n" + "".join(f"q{i}\t{ids[i]}\t1\n" for i in range(20)))
-    code, out, _ = run("eval", "retrieval", "--queries", str(queries), "--qrels", str(qrels), "--store", store, "--json")
+    code, out, _ = run(
+        "eval", "retrieval", "--queries", str(queries), "--qrels", str(qrels), "--store", store, "--json"
+    )
     metrics = json.loads(out)
     assert code == 0 and metrics["n"] == 20
     assert metrics["ndcg_at_10"] > 0.9 and metrics["recall_at_100"] == 1.0

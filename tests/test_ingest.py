@@ -74,7 +74,9 @@ def test_changed_and_removed_documents(workspace: Workspace, corpus: Path) -> No
 
 def test_shrunk_document_loses_its_extra_chunks(workspace: Workspace, corpus: Path) -> None:
     long_doc = corpus / "long.txt"
-    long_doc.write_text("\n\n".join(f"Paragraph {i} talks about topic number {i} in some detail." * 6 for i in range(20)))
+    long_doc.write_text(
+        "\n\n".join(f"Paragraph {i} talks about topic number {i} in some detail." * 6 for i in range(20))
+    )
     sync_paths(workspace, [corpus])
     old_chunks = workspace.index.documents()[str(long_doc.resolve())].chunk_ids
     assert len(old_chunks) > 2

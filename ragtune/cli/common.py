@@ -74,9 +74,7 @@ _COMMON: list[inspect.Parameter] = [
         "embedding",
         inspect.Parameter.KEYWORD_ONLY,
         default=None,
-        annotation=Annotated[
-            str | None, typer.Option("--embedding", help="local (default) or openai:<model>.")
-        ],
+        annotation=Annotated[str | None, typer.Option("--embedding", help="local (default) or openai:<model>.")],
     ),
     inspect.Parameter(
         "config",
@@ -130,7 +128,16 @@ def emit_json(data: BaseModel | dict[str, Any] | list[Any]) -> None:
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 
-__all__ = ["EXIT_FAILED", "EXIT_NOTHING_INGESTED", "EXIT_USAGE", "JsonFlag", "console", "emit_json", "fail", "with_settings"]
+__all__ = [
+    "EXIT_FAILED",
+    "EXIT_NOTHING_INGESTED",
+    "EXIT_USAGE",
+    "JsonFlag",
+    "console",
+    "emit_json",
+    "fail",
+    "with_settings",
+]
 
 
 class _RichProgress:

@@ -19,7 +19,7 @@ from ragtune.cli.common import (
 from ragtune.cli.main import app
 from ragtune.config import Settings
 from ragtune.index.base import DEFAULT_ALPHA
-from ragtune.schema import Fusion, SearchMode
+from ragtune.schema import Fusion, Hit, SearchMode
 
 eval_app = typer.Typer(help="Evaluate retrieval and answers.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
@@ -78,6 +78,22 @@ def ingest(
         raise typer.Exit(EXIT_NOTHING_INGESTED)
 
 
+def hit_row(hit: Hit) -> dict[str, object]:
+    """The JSON shape of one search hit (``ragtune search --json``)."""
+    return {
+        "rank": hit.rank,
+        "source": hit.source,
+        "doc_id": hit.doc_id,
+        "chunk_id": hit.chunk_id,
+        "title": hit.chunk.title,
+        "section": hit.chunk.section,
+        "page": hit.chunk.page,
+        "text": hit.text,
+        "score": hit.score,
+        "distance": hit.distance,
+    }
+
+
 @app.command()
 @with_settings
 def search(
@@ -106,31 +122,17 @@ def search(
         hits = ws.searcher().search(
             query, mode=mode, alpha=alpha, fusion=fusion, k=k, filters=filters, tenant=tenant, min_score=min_score
         )
-        rows = [
-            {
-                "rank": h.rank,
-                "source": h.source,
-                "doc_id": h.doc_id,
-                "chunk_id": h.chunk_id,
-                "title": h.chunk.title,
-                "section": h.chunk.section,
-                "page": h.chunk.page,
-                "text": h.text,
-                "score": h.score,
-                "distance": h.distance,
-            }
-            for h in hits
-        ]
+        rows = [hit_row(h) for h in hits]
     if json_out:
         emit_json(rows)
         return
     if not rows:
         console.print("no hits")
-    for row in rows:
-        where = row["source"] + (f" p.{row['page']}" if row["page"] else "")
-        distance = f", distance {row['distance']:.3f}" if row["distance"] is not None else ""
-        console.print(f"[bold]{row['rank'] + 1}.[/] {where} (score {row['score']:.3f}{distance})", highlight=False)
-        snippet = " ".join(str(row["text"]).split())
+    for h in hits:
+        where = h.source + (f" p.{h.chunk.page}" if h.chunk.page else "")
+        distance = f", distance {h.distance:.3f}" if h.distance is not None else ""
+        console.print(f"[bold]{h.rank + 1}.[/] {where} (score {h.score:.3f}{distance})", highlight=False)
+        snippet = " ".join(h.text.split())
         console.print(f"   {snippet[:300]}", highlight=False)
 
 

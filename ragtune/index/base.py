@@ -132,6 +132,7 @@ class Index(ABC):
     # -- lifecycle ---------------------------------------------------------
     def close(self) -> None:
         """Release connections and files; safe to call twice."""
+        return None
 
     def __enter__(self) -> Index:
         return self

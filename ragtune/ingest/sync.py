@@ -14,6 +14,7 @@ large batches, so file I/O and parsing overlap with model time.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import os
 import queue
@@ -88,10 +89,7 @@ class _Producer(threading.Thread):
 
 
 def _in_scope(source: str, scopes: list[str]) -> bool:
-    for scope in scopes:
-        if source == scope or source.startswith(scope.rstrip(os.sep) + os.sep):
-            return True
-    return False
+    return any(source == scope or source.startswith(scope.rstrip(os.sep) + os.sep) for scope in scopes)
 
 
 class Syncer:
@@ -166,7 +164,9 @@ class Syncer:
                 if not self._first_sight(item.document, seen, result):
                     continue
                 if not item.chunks:
-                    result.errors.append(IngestError(path=item.document.source, reason="no text to index after chunking"))
+                    result.errors.append(
+                        IngestError(path=item.document.source, reason="no text to index after chunking")
+                    )
                     continue
                 batch.append(item)
                 batch_chunks += len(item.chunks)
@@ -178,10 +178,8 @@ class Syncer:
         finally:
             producer.stop_flag.set()
             while producer.is_alive():
-                try:
+                with contextlib.suppress(queue.Empty):
                     out.get(timeout=0.05)
-                except queue.Empty:
-                    pass
             producer.join()
         if producer.error is not None:
             raise producer.error
