@@ -1,1 +1,69 @@
-"""ragtune.llm"""
+"""Chat models (local SmolLM2 and OpenAI), the model registry, prices and token counting.
+
+Nothing heavy is imported until a name is used: ``from ragtune.llm import ModelRegistry``
+does not load torch or the OpenAI client.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ragtune.llm.local import (
+        cache_dir,
+        gguf_path,
+        load_local_model,
+        load_local_tokenizer,
+    )
+    from ragtune.llm.pricing import Price, PriceTable
+    from ragtune.llm.registry import LOCAL_MODEL_ID, ModelEntry, ModelRegistry
+    from ragtune.llm.tokens import context_window, count_chat_tokens, token_counter, training_token_limit
+
+_LAZY = {
+    "make_chat_model": "ragtune.llm.factory",
+    "LOCAL_MODEL_ID": "ragtune.llm.registry",
+    "LocalChatModel": "ragtune.llm.local",
+    "cache_dir": "ragtune.llm.local",
+    "gguf_path": "ragtune.llm.local",
+    "load_local_model": "ragtune.llm.local",
+    "load_local_tokenizer": "ragtune.llm.local",
+    "RetryingChatOpenAI": "ragtune.llm.openai_chat",
+    "make_openai_chat": "ragtune.llm.openai_chat",
+    "Price": "ragtune.llm.pricing",
+    "PriceTable": "ragtune.llm.pricing",
+    "ModelEntry": "ragtune.llm.registry",
+    "ModelRegistry": "ragtune.llm.registry",
+    "context_window": "ragtune.llm.tokens",
+    "count_chat_tokens": "ragtune.llm.tokens",
+    "token_counter": "ragtune.llm.tokens",
+    "training_token_limit": "ragtune.llm.tokens",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        import importlib
+
+        return getattr(importlib.import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'ragtune.llm' has no attribute {name!r}")
+
+
+__all__ = [
+    "LOCAL_MODEL_ID",
+    "LocalChatModel",
+    "ModelEntry",
+    "ModelRegistry",
+    "Price",
+    "PriceTable",
+    "RetryingChatOpenAI",
+    "cache_dir",
+    "context_window",
+    "count_chat_tokens",
+    "gguf_path",
+    "load_local_model",
+    "load_local_tokenizer",
+    "make_chat_model",
+    "make_openai_chat",
+    "token_counter",
+    "training_token_limit",
+]

