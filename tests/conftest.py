@@ -35,3 +35,22 @@ def shared_data() -> Path:
 @pytest.fixture(scope="session")
 def sample_corpus() -> Path:
     return SAMPLE_CORPUS
+
+
+def _fake_module(name: str):  # type: ignore[no-untyped-def]
+    """Import ``tests/fakes/<name>`` whether ``tests`` is a package or only its folder is on ``sys.path``."""
+    import importlib
+
+    try:
+        return importlib.import_module(f"tests.fakes.{name}")
+    except ModuleNotFoundError as exc:
+        if exc.name not in ("tests", "tests.fakes", f"tests.fakes.{name}"):
+            raise
+        return importlib.import_module(f"fakes.{name}")
+
+
+@pytest.fixture
+def openai_server():  # type: ignore[no-untyped-def]
+    """A fresh in-process OpenAI API (``tests/fakes/openai_server``) per test; ``base_url=openai_server.url``."""
+    with _fake_module("openai_server").FakeOpenAIServer() as server:
+        yield server
