@@ -1,4 +1,4 @@
-"""``python -m ragtune`` runs the CLI."""
+"""``python -m ragtune``: the ``ragtune`` command."""
 
 from ragtune.cli.main import app
 

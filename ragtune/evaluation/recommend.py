@@ -1,0 +1,184 @@
+"""A recommendation computed from a comparison's numbers, never written in advance.
+
+Each axis names its winner (or a tie within the axis tolerance), the values
+behind it and a reason assembled from the measurements (token counts, cited
+context, update times). The overall pick is the approach that wins most axes;
+ties are broken by answer quality, then by freshness.
+
+Axes and tolerances:
+
+===========  ==========================================  =====================
+axis         measure                                     tie when within
+===========  ==========================================  =====================
+quality      token F1 (then share correct)               0.02 absolute
+grounding    faithfulness to cited context               0.05 absolute
+citations    citation precision                          0.05 absolute
+latency      p50 latency (lower wins)                    10% relative
+cost         projected USD per 1,000 queries (lower)     5% relative
+freshness    new facts answered after the update,        same count and 10%
+             then update seconds (lower)                 relative seconds
+===========  ==========================================  =====================
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from ragtune.evaluation.results import ApproachResult, AxisVerdict, Recommendation
+
+
+@dataclass(frozen=True)
+class _Axis:
+    name: str
+    label: str
+    value: Callable[[ApproachResult], float | None]
+    higher_is_better: bool
+    absolute: float = 0.0
+    relative: float = 0.0
+
+    def tie(self, best: float, other: float) -> bool:
+        gap = abs(best - other)
+        if gap <= self.absolute + 1e-9:
+            return True
+        scale = max(abs(best), abs(other))
+        return scale > 0 and gap / scale <= self.relative
+
+
+def _cost(result: ApproachResult) -> float:
+    cost = result.cost
+    return (
+        cost.projected_per_1k_queries_usd if cost.projected_per_1k_queries_usd is not None else cost.per_1k_queries_usd
+    )
+
+
+def _fresh(result: ApproachResult) -> float | None:
+    update = result.update
+    if update is None or update.new_facts == 0:
+        return None
+    return update.answered_after / update.new_facts
+
+
+AXES = (
+    _Axis("quality", "Answer quality", lambda r: r.quality.token_f1, True, absolute=0.02),
+    _Axis("grounding", "Grounding", lambda r: r.quality.faithfulness, True, absolute=0.05),
+    _Axis("citations", "Citations", lambda r: r.quality.citation_precision, True, absolute=0.05),
+    _Axis("latency", "Latency", lambda r: r.latency.p50_ms, False, relative=0.10),
+    _Axis("cost", "Cost", _cost, False, absolute=1e-9, relative=0.05),
+    _Axis("freshness", "Update cost", _fresh, True, absolute=1e-9),
+)
+
+
+def _fmt(axis: str, value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    if axis == "latency":
+        return f"{value:.0f} ms"
+    if axis == "cost":
+        return f"${value:.4f}"
+    if axis == "freshness":
+        return f"{value:.0%}"
+    return f"{value:.2f}"
+
+
+def _others(axis: str, values: Mapping[str, float | None], leader: str) -> str:
+    rest = [f"{name} {_fmt(axis, v)}" for name, v in values.items() if name != leader and v is not None]
+    return f" vs {', '.join(rest)}" if rest else ""
+
+
+def _why(axis: str, winner: str, results: dict[str, ApproachResult]) -> str:
+    """The measured fact that explains a win, where the data holds one."""
+    best = results[winner]
+    if axis == "quality":
+        return f" It answers {best.quality.correct:.0%} of the {best.quality.n} questions correctly."
+    if axis == "grounding":
+        uncited = [n for n, r in results.items() if r.questions and not any(q.cited_sources for q in r.questions)]
+        if uncited:
+            return (
+                f" {', '.join(uncited)} cited no context, so none of its sentences could be checked against a source."
+            )
+        return ""
+    if axis in ("latency", "cost"):
+        tokens = {n: r.cost.input_tokens_per_query for n, r in results.items()}
+        described = ", ".join(f"{n} {t:.0f}" for n, t in tokens.items())
+        priced = (
+            f", priced at {best.cost.projected_model} rates" if axis == "cost" and best.cost.projected_model else ""
+        )
+        return f" Input tokens per query (retrieved context included): {described}{priced}."
+    if axis == "freshness":
+        parts = []
+        for name, result in results.items():
+            u = result.update
+            if u is not None:
+                parts.append(
+                    f"{name} answered {u.answered_after}/{u.new_facts} new facts {u.seconds:.1f} s after {u.method} "
+                    f"({u.answered_before} before)"
+                )
+        return " " + "; ".join(parts) + "." if parts else ""
+    return ""
+
+
+def verdict(axis: _Axis, results: dict[str, ApproachResult]) -> AxisVerdict | None:
+    """The winner of one axis, or ``None`` when fewer than two approaches have a value."""
+    values = {name: axis.value(r) for name, r in results.items()}
+    present = {n: v for n, v in values.items() if v is not None}
+    if len(present) < 2:
+        return None
+    ranked = sorted(present, key=lambda n: present[n], reverse=axis.higher_is_better)
+    leader = ranked[0]
+    tied = [n for n in ranked if axis.tie(present[leader], present[n])]
+    if axis.name == "freshness" and len(tied) > 1:
+        # Same share of new facts answered: the faster update wins.
+        seconds = {n: results[n].update.seconds for n in tied if results[n].update is not None}  # type: ignore[union-attr]
+        fastest = min(seconds, key=lambda n: seconds[n])
+        close = [n for n in tied if seconds[n] <= seconds[fastest] * 1.10 + 1e-9]
+        tied = close
+        leader = fastest
+    if len(tied) > 1:
+        tied_values = ", ".join(f"{n} {_fmt(axis.name, present[n])}" for n in tied)
+        rest = _others(axis.name, {k: v for k, v in present.items() if k not in tied}, "")
+        reason = f"{' and '.join(tied)} tie on {axis.label.lower()} ({tied_values}{rest})."
+        return AxisVerdict(axis=axis.name, winner=None, tied=tied, values=values, reason=reason)
+    lead_value = present[leader]
+    reason = (
+        f"{leader} leads on {axis.label.lower()} ({_fmt(axis.name, lead_value)}{_others(axis.name, present, leader)})."
+        + _why(axis.name, leader, results)
+    )
+    return AxisVerdict(axis=axis.name, winner=leader, values=values, reason=reason)
+
+
+def recommend(results: dict[str, ApproachResult]) -> Recommendation:
+    """Per-axis verdicts and an overall pick from the measured results."""
+    verdicts = [v for axis in AXES if (v := verdict(axis, results)) is not None]
+    wins: dict[str, int] = {name: 0 for name in results}
+    for v in verdicts:
+        if v.winner is not None:
+            wins[v.winner] += 1
+    by_axis = {v.axis: v for v in verdicts}
+
+    def tiebreak(name: str) -> tuple[int, float, float]:
+        quality = results[name].quality.token_f1
+        fresh = _fresh(results[name]) or 0.0
+        return wins[name], quality, fresh
+
+    overall = max(results, key=tiebreak) if results else None
+    won = {name: [v.axis for v in verdicts if v.winner == name] for name in results}
+    lines = [f"{name} wins {', '.join(axes)}" for name, axes in won.items() if axes]
+    if overall is None:
+        summary = "No approach was measured."
+    elif not any(won.values()):
+        summary = f"No approach wins an axis outright; {overall} has the best answer quality."
+    else:
+        leading = wins[overall]
+        quality_note = ""
+        q = by_axis.get("quality")
+        if q is not None and q.winner not in (None, overall):
+            quality_note = f" but {q.winner} gives better answers"
+        summary = (
+            f"{'; '.join(lines)}. Overall: {overall} ({leading} of {len(verdicts)} axes){quality_note}. "
+            + (by_axis["quality"].reason if "quality" in by_axis else "")
+        ).strip()
+    return Recommendation(overall=overall, verdicts=verdicts, summary=summary)
+
+
+__all__ = ["AXES", "recommend", "verdict"]

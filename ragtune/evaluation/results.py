@@ -1,0 +1,241 @@
+"""The numbers of a RAG vs fine-tuning comparison: what ``results.json`` holds.
+
+``results.json`` has one key per approach (``rag``, ``finetuned``, ``hybrid``),
+each an :class:`ApproachResult` with ``quality``, ``retrieval``, ``latency``,
+``cost`` and ``update`` sections, plus ``setup`` (what was run, and how long
+the shared steps took) and ``recommendation`` (derived from the numbers).
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+APPROACHES = ("rag", "finetuned", "hybrid")
+"""The approaches ``ragtune compare`` knows, in report order."""
+
+
+class QuestionResult(BaseModel):
+    """One question answered by one approach, with its scores."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    question: str
+    reference: str
+    answer: str
+    route: str
+    exact_match: float
+    token_f1: float
+    correct: bool
+    """Exact match, reference contained in the answer, or token F1 >= 0.5 (see ``answer_metrics.is_correct``)."""
+    citation_precision: float | None = None
+    citation_recall: float | None = None
+    faithfulness: float | None = None
+    cited_sources: list[str] = Field(default_factory=list)
+    retrieved_sources: list[str] = Field(default_factory=list)
+    relevant_sources: list[str] = Field(default_factory=list)
+    hit: float | None = None
+    reciprocal_rank: float | None = None
+    ndcg_at_10: float | None = None
+    latency_ms: float = 0.0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    cost_usd: float = 0.0
+
+
+class QualityScores(BaseModel):
+    """Answer quality averaged over the questions (``None`` where no question could be judged)."""
+
+    exact_match: float
+    token_f1: float
+    correct: float
+    """Share of questions answered correctly (see :attr:`QuestionResult.correct`)."""
+    citation_precision: float | None = None
+    citation_recall: float | None = None
+    faithfulness: float | None = None
+    """Share of answer sentences supported by the cited context (lexical overlap >= 0.5)."""
+    n: int
+
+
+class RetrievalScores(BaseModel):
+    """Document-level retrieval against the eval file's ``sources`` (questions without sources are skipped)."""
+
+    k: int
+    hit_at_k: float
+    mrr: float
+    ndcg_at_10: float
+    n: int
+
+
+class LatencyStats(BaseModel):
+    """End-to-end seconds per question, as milliseconds."""
+
+    p50_ms: float
+    p95_ms: float
+    mean_ms: float
+    n: int
+
+
+class CostStats(BaseModel):
+    """Cost per 1,000 queries from the price table, for the model that ran and projected to an API model."""
+
+    model: str
+    per_1k_queries_usd: float
+    """With the models that actually ran (a local model costs 0)."""
+    input_tokens_per_query: float
+    output_tokens_per_query: float
+    projected_model: str | None = None
+    """The API model the same token counts are priced at, for scale (``gpt-4o-mini`` or its ``ft:`` twin)."""
+    projected_per_1k_queries_usd: float | None = None
+    training_usd: float | None = None
+    """One-off fine-tuning cost, projected at the API model's training price (fine-tuned approaches)."""
+    prices_as_of: str = ""
+
+
+class UpdateStats(BaseModel):
+    """Update cost: new facts added after the first run, and what it took until the approach answers them."""
+
+    method: str
+    """``re-ingest`` (retrieval picks the facts up) or ``retrain`` (the model must learn them)."""
+    seconds: float
+    """Wall time of the update (ingest of the new documents, or generating examples and retraining)."""
+    new_facts: int
+    """Questions about the new facts."""
+    answered_before: int
+    """Of those, answered correctly before the update."""
+    answered_after: int
+    """Answered correctly after the update."""
+    details: dict[str, Any] = Field(default_factory=dict)
+
+
+class ApproachResult(BaseModel):
+    """Everything measured for one approach."""
+
+    approach: str
+    model: str = ""
+    quality: QualityScores
+    retrieval: RetrievalScores | None = None
+    """``None`` for approaches that do not retrieve (fine-tuned only)."""
+    latency: LatencyStats
+    cost: CostStats
+    update: UpdateStats | None = None
+    questions: list[QuestionResult] = Field(default_factory=list)
+
+
+class AxisVerdict(BaseModel):
+    """Which approach wins one axis, by how much, and why (from the numbers)."""
+
+    axis: str
+    winner: str | None
+    """``None`` when the leaders tie within the axis tolerance."""
+    tied: list[str] = Field(default_factory=list)
+    values: dict[str, float | None] = Field(default_factory=dict)
+    reason: str
+
+
+class Recommendation(BaseModel):
+    """Per-axis verdicts and the overall pick, all derived from the measured numbers."""
+
+    overall: str | None
+    verdicts: list[AxisVerdict]
+    summary: str
+
+
+class ComparisonResults(BaseModel):
+    """What ``ragtune compare`` writes to ``results.json`` (approach keys at the top level)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    setup: dict[str, Any]
+    recommendation: Recommendation | None = None
+
+    @property
+    def approaches(self) -> dict[str, ApproachResult]:
+        """The per-approach results, in report order."""
+        extra = self.model_extra or {}
+        found = {}
+        for name in [*APPROACHES, *sorted(k for k in extra if k not in APPROACHES)]:
+            value = extra.get(name)
+            if value is None:
+                continue
+            found[name] = value if isinstance(value, ApproachResult) else ApproachResult.model_validate(value)
+        return found
+
+    @classmethod
+    def build(
+        cls, approaches: dict[str, ApproachResult], setup: dict[str, Any], recommendation: Recommendation | None
+    ) -> ComparisonResults:
+        return cls(setup=setup, recommendation=recommendation, **approaches)
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """Linear-interpolated percentile (``q`` in 0..100), as numpy's default; 0.0 for no values."""
+    ordered = sorted(values)
+    if not ordered:
+        return 0.0
+    position = (len(ordered) - 1) * q / 100
+    low, high = math.floor(position), math.ceil(position)
+    return ordered[low] + (ordered[high] - ordered[low]) * (position - low)
+
+
+def mean(values: Sequence[float | None]) -> float | None:
+    """Mean of the non-``None`` values; ``None`` when there are none."""
+    kept = [v for v in values if v is not None]
+    return sum(kept) / len(kept) if kept else None
+
+
+def latency_stats(latencies_ms: Sequence[float]) -> LatencyStats:
+    return LatencyStats(
+        p50_ms=percentile(latencies_ms, 50),
+        p95_ms=percentile(latencies_ms, 95),
+        mean_ms=mean(list(latencies_ms)) or 0.0,
+        n=len(latencies_ms),
+    )
+
+
+def quality_scores(questions: Sequence[QuestionResult]) -> QualityScores:
+    return QualityScores(
+        exact_match=mean([q.exact_match for q in questions]) or 0.0,
+        token_f1=mean([q.token_f1 for q in questions]) or 0.0,
+        correct=mean([float(q.correct) for q in questions]) or 0.0,
+        citation_precision=mean([q.citation_precision for q in questions]),
+        citation_recall=mean([q.citation_recall for q in questions]),
+        faithfulness=mean([q.faithfulness for q in questions]),
+        n=len(questions),
+    )
+
+
+def retrieval_scores(questions: Sequence[QuestionResult], k: int) -> RetrievalScores | None:
+    judged = [q for q in questions if q.hit is not None]
+    if not judged:
+        return None
+    return RetrievalScores(
+        k=k,
+        hit_at_k=mean([q.hit for q in judged]) or 0.0,
+        mrr=mean([q.reciprocal_rank for q in judged]) or 0.0,
+        ndcg_at_10=mean([q.ndcg_at_10 for q in judged]) or 0.0,
+        n=len(judged),
+    )
+
+
+__all__ = [
+    "APPROACHES",
+    "ApproachResult",
+    "AxisVerdict",
+    "ComparisonResults",
+    "CostStats",
+    "LatencyStats",
+    "QualityScores",
+    "QuestionResult",
+    "Recommendation",
+    "RetrievalScores",
+    "UpdateStats",
+    "latency_stats",
+    "mean",
+    "percentile",
+    "quality_scores",
+    "retrieval_scores",
+]
