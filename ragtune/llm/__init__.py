@@ -9,12 +9,15 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from ragtune.llm.factory import make_chat_model
     from ragtune.llm.local import (
+        LocalChatModel,
         cache_dir,
         gguf_path,
         load_local_model,
         load_local_tokenizer,
     )
+    from ragtune.llm.openai_chat import RetryingChatOpenAI, make_openai_chat
     from ragtune.llm.pricing import Price, PriceTable
     from ragtune.llm.registry import LOCAL_MODEL_ID, ModelEntry, ModelRegistry
     from ragtune.llm.tokens import context_window, count_chat_tokens, token_counter, training_token_limit

@@ -20,6 +20,7 @@ Example:
 from __future__ import annotations
 
 import contextlib
+import contextvars
 import copy
 import importlib.metadata
 import importlib.util
@@ -30,10 +31,25 @@ import shutil
 import tempfile
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Generator, Iterator
 from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, cast
+
+from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
+from langchain_core.language_models import BaseChatModel, LangSmithParams
+from langchain_core.messages import (
+    AIMessage,
+    AIMessageChunk,
+    BaseMessage,
+    HumanMessage,
+    SystemMessage,
+    ToolMessage,
+    UsageMetadata,
+)
+from langchain_core.outputs import ChatGeneration, ChatGenerationChunk, ChatResult
+from langchain_core.runnables.config import run_in_executor
+from pydantic import Field, field_validator
 
 from ragtune.errors import ConfigError, ModelError
 from ragtune.llm.registry import LOCAL_MODEL_ID
@@ -283,10 +299,250 @@ def clear_loaded_models() -> None:
         _tokenizer_only.cache_clear()
 
 
+# -- LangChain chat model -------------------------------------------------------------------------
+
+
+def _message_role_and_text(message: BaseMessage) -> tuple[str, str]:
+    text = str(message.text)
+    if isinstance(message, SystemMessage):
+        return "system", text
+    if isinstance(message, AIMessage):
+        if message.tool_calls:
+            calls = json.dumps([{"name": c["name"], "arguments": c["args"]} for c in message.tool_calls])
+            text = f"{text}\n{calls}".strip()
+        return "assistant", text
+    if isinstance(message, ToolMessage):
+        return "user", f"Tool result ({message.name or message.tool_call_id}):\n{text}"
+    if isinstance(message, HumanMessage):
+        return "user", text
+    role = getattr(message, "role", "user")
+    return (role if role in ("system", "user", "assistant") else "user"), text
+
+
+def _held_back(text: str, stops: list[str]) -> int:
+    """How many trailing characters of ``text`` could be the start of a stop sequence."""
+    longest = 0
+    for stop in stops:
+        for size in range(min(len(stop) - 1, len(text)), longest, -1):
+            if text.endswith(stop[:size]):
+                longest = size
+                break
+    return longest
+
+
+class LocalChatModel(BaseChatModel):
+    """LangChain chat model over the local SmolLM2-135M-Instruct, optionally with a LoRA adapter.
+
+    Runs on the CPU without network access. Greedy decoding at ``temperature=0`` makes answers
+    reproducible, and ``stream`` yields exactly the text ``invoke`` returns. Usage (input and
+    output tokens) is reported on the message's ``usage_metadata``.
+
+    Example:
+        >>> model = LocalChatModel(max_new_tokens=64)
+        >>> model.invoke([("system", "Answer in one word."), ("user", "Capital of France?")]).content
+        'Paris'
+    """
+
+    adapter_path: str | None = None
+    """LoRA adapter folder loaded on top of the base model (see :func:`load_local_model`)."""
+    max_new_tokens: int = Field(default=256, ge=1)
+    """Most tokens generated per call."""
+    temperature: float = Field(default=0.0, ge=0.0)
+    """0 = greedy decoding (deterministic); above 0 samples."""
+    top_p: float = Field(default=1.0, gt=0.0, le=1.0)
+    """Nucleus sampling when ``temperature > 0``."""
+    seed: int | None = None
+    """Seed for sampling when ``temperature > 0``."""
+    model_name: str = LOCAL_MODEL_ID
+    """The local model; only ``smollm2-135m-instruct`` is packaged."""
+
+    @field_validator("model_name")
+    @classmethod
+    def _known_model(cls, value: str) -> str:
+        if value != LOCAL_MODEL_ID:
+            msg = f"Unknown local model {value!r}; the packaged local model is {LOCAL_MODEL_ID!r}."
+            raise ValueError(msg)
+        return value
+
+    @property
+    def _llm_type(self) -> str:
+        return "ragtune-local"
+
+    @property
+    def _identifying_params(self) -> dict[str, Any]:
+        return {
+            "model_name": self.model_name,
+            "adapter_path": self.adapter_path,
+            "max_new_tokens": self.max_new_tokens,
+            "temperature": self.temperature,
+            "top_p": self.top_p,
+        }
+
+    def _get_ls_params(self, stop: list[str] | None = None, **kwargs: Any) -> LangSmithParams:
+        params = super()._get_ls_params(stop=stop, **kwargs)
+        params["ls_provider"] = "ragtune-local"
+        params["ls_model_name"] = self.model_name
+        return params
+
+    def _pieces(self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any) -> Iterator[Any]:
+        """Yield text pieces, then one final ``dict`` with usage and finish reason (the one implementation)."""
+        import torch
+        from transformers import StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
+
+        model, tokenizer = load_local_model(self.adapter_path)
+        conversation = [dict(zip(("role", "content"), _message_role_and_text(m), strict=True)) for m in messages]
+        prompt = tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
+        inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False)
+        n_in = int(inputs["input_ids"].shape[1])
+        max_new = int(kwargs.get("max_new_tokens", self.max_new_tokens))
+        temperature = float(kwargs.get("temperature", self.temperature))
+        stops = [s for s in (stop or []) if s]
+        cancel = threading.Event()
+
+        class _Cancelled(StoppingCriteria):
+            def __call__(self, input_ids: Any, scores: Any, **kw: Any) -> Any:
+                return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool)
+
+        streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
+        sampling: dict[str, Any] = (
+            {"do_sample": True, "temperature": temperature, "top_p": self.top_p}
+            if temperature > 0
+            else {"do_sample": False, "temperature": None, "top_p": None, "top_k": None}
+        )
+        result: dict[str, Any] = {}
+
+        def run() -> None:
+            try:
+                if self.seed is not None and temperature > 0:
+                    torch.manual_seed(self.seed)
+                with torch.inference_mode():
+                    output = cast(Any, model).generate(
+                        **inputs,
+                        max_new_tokens=max_new,
+                        streamer=streamer,
+                        stopping_criteria=StoppingCriteriaList([_Cancelled()]),
+                        pad_token_id=tokenizer.pad_token_id,
+                        **sampling,
+                    )
+                result["n_out"] = int(output.shape[1]) - n_in
+            except BaseException as exc:
+                result["error"] = exc
+                streamer.end()
+
+        thread = threading.Thread(target=contextvars.copy_context().run, args=(run,), name="ragtune-local-generate")
+        thread.start()
+        text, emitted, stopped = "", 0, False
+        try:
+            for piece in streamer:
+                text += piece
+                hits = [i for i in (text.find(s, max(0, emitted - len(s))) for s in stops) if i >= 0]
+                if hits:
+                    cut = min(hits)
+                    if cut > emitted:
+                        yield text[emitted:cut]
+                    emitted, stopped = cut, True
+                    cancel.set()
+                    break
+                safe = len(text) - _held_back(text, stops)
+                if safe > emitted:
+                    yield text[emitted:safe]
+                    emitted = safe
+            if not stopped and len(text) > emitted:
+                yield text[emitted:]
+        finally:
+            cancel.set()
+            thread.join()
+        if "error" in result:
+            msg = f"Local model {self.model_name} failed to generate: {result['error']}"
+            raise ModelError(msg) from result["error"]
+        n_out = result.get("n_out", 0)
+        finish = "stop" if stopped or n_out < max_new else "length"
+        yield {"input_tokens": n_in, "output_tokens": n_out, "total_tokens": n_in + n_out, "finish_reason": finish}
+
+    def _response_metadata(self, final: dict[str, Any]) -> dict[str, Any]:
+        return {"model_name": self.model_name, "model_provider": "local", "finish_reason": final["finish_reason"]}
+
+    @staticmethod
+    def _usage(final: dict[str, Any]) -> UsageMetadata:
+        return UsageMetadata(
+            input_tokens=final["input_tokens"], output_tokens=final["output_tokens"], total_tokens=final["total_tokens"]
+        )
+
+    def _generate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        parts: list[str] = []
+        final: dict[str, Any] = {}
+        for item in self._pieces(messages, stop, **kwargs):
+            if isinstance(item, dict):
+                final = item
+            else:
+                parts.append(item)
+        message = AIMessage(
+            content="".join(parts), usage_metadata=self._usage(final), response_metadata=self._response_metadata(final)
+        )
+        return ChatResult(generations=[ChatGeneration(message=message)])
+
+    def _stream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: CallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> Generator[ChatGenerationChunk, None, None]:
+        for item in self._pieces(messages, stop, **kwargs):
+            if isinstance(item, dict):
+                last = AIMessageChunk(
+                    content="",
+                    usage_metadata=self._usage(item),
+                    response_metadata=self._response_metadata(item),
+                    chunk_position="last",
+                )
+                yield ChatGenerationChunk(message=last)
+                return
+            chunk = ChatGenerationChunk(message=AIMessageChunk(content=item))
+            if run_manager is not None:
+                run_manager.on_llm_new_token(item, chunk=chunk)
+            yield chunk
+
+    async def _agenerate(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> ChatResult:
+        return await run_in_executor(None, self._generate, messages, stop, None, **kwargs)
+
+    async def _astream(
+        self,
+        messages: list[BaseMessage],
+        stop: list[str] | None = None,
+        run_manager: AsyncCallbackManagerForLLMRun | None = None,
+        **kwargs: Any,
+    ) -> AsyncIterator[ChatGenerationChunk]:
+        iterator = self._stream(messages, stop, None, **kwargs)
+        try:
+            while True:
+                chunk: ChatGenerationChunk | None = await run_in_executor(None, next, iterator, None)
+                if chunk is None:
+                    break
+                if run_manager is not None and chunk.text:
+                    await run_manager.on_llm_new_token(chunk.text, chunk=chunk)
+                yield chunk
+        finally:  # stop generation when the consumer stops early
+            await run_in_executor(None, iterator.close)
+
+
 __all__ = [
     "GGUF_FILE",
     "INSTALL_COMMAND",
     "LOCAL_MODEL_ID",
+    "LocalChatModel",
     "cache_dir",
     "clear_loaded_models",
     "gguf_path",

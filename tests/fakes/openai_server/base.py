@@ -143,7 +143,8 @@ def error_response(
     status: int, message: str, *, code: str | None = None, type: str | None = None, param: str | None = None
 ) -> Response:
     """An error in OpenAI's shape: ``{"error": {"message", "type", "param", "code"}}``."""
-    default_type, default_code = ERROR_TYPES.get(status, ("server_error" if status >= 500 else "invalid_request_error", None))
+    fallback = ("server_error" if status >= 500 else "invalid_request_error", None)
+    default_type, default_code = ERROR_TYPES.get(status, fallback)
     body = {"error": {"message": message, "type": type or default_type, "param": param, "code": code or default_code}}
     return Response(status=status, body=body)
 
@@ -275,7 +276,9 @@ class FakeOpenAIServer:
         with self._lock:
             self._faults.append(Fault(n, status, path_prefix, method, message, code, retry_after))
 
-    def delay_next(self, n: int = 1, seconds: float = 1.0, path_prefix: str = "/v1/", *, method: str | None = None) -> None:
+    def delay_next(
+        self, n: int = 1, seconds: float = 1.0, path_prefix: str = "/v1/", *, method: str | None = None
+    ) -> None:
         """Answer the next ``n`` matching requests only after ``seconds`` (to provoke client timeouts)."""
         with self._lock:
             self._faults.append(Fault(n, 0, path_prefix, method, None, None, None, delay=seconds))
@@ -283,10 +286,10 @@ class FakeOpenAIServer:
     def _take_fault(self, method: str, path: str) -> Fault | None:
         with self._lock:
             for fault in self._faults:
-                if fault.remaining > 0 and path.startswith(fault.path_prefix):
-                    if fault.method is None or fault.method.upper() == method:
-                        fault.remaining -= 1
-                        return fault
+                matches_method = fault.method is None or fault.method.upper() == method
+                if fault.remaining > 0 and path.startswith(fault.path_prefix) and matches_method:
+                    fault.remaining -= 1
+                    return fault
         return None
 
     # -- dispatch -------------------------------------------------------------------------------

@@ -44,7 +44,12 @@ def embeddings(server: FakeOpenAIServer, request: RecordedRequest) -> Response:
         data.append({"object": "embedding", "index": index, "embedding": encoded})
     tokens = sum(count_tokens(text) for text in texts)
     return Response(
-        body={"object": "list", "data": data, "model": model, "usage": {"prompt_tokens": tokens, "total_tokens": tokens}}
+        body={
+            "object": "list",
+            "data": data,
+            "model": model,
+            "usage": {"prompt_tokens": tokens, "total_tokens": tokens},
+        }
     )
 
 
