@@ -23,7 +23,9 @@ class ProgressEvent(BaseModel):
 ProgressCallback = Callable[[ProgressEvent], None]
 
 
-def report(callback: ProgressCallback | None, phase: str, done: int, total: int | None = None, message: str = "") -> None:
+def report(
+    callback: ProgressCallback | None, phase: str, done: int, total: int | None = None, message: str = ""
+) -> None:
     """Send one event if a callback was given."""
     if callback is not None:
         callback(ProgressEvent(phase=phase, done=done, total=total, message=message))

@@ -58,7 +58,11 @@ class LocalEmbedder(Embedder):
     def _embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
         try:
             vectors = self._model.encode(
-                texts, batch_size=self.batch_size, normalize_embeddings=True, convert_to_numpy=True, show_progress_bar=False
+                texts,
+                batch_size=self.batch_size,
+                normalize_embeddings=True,
+                convert_to_numpy=True,
+                show_progress_bar=False,
             )
         except Exception as exc:  # the model's own errors are not typed
             msg = f"Embedding {len(texts)} texts with {self.model_id} failed: {exc}"

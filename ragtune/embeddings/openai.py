@@ -24,7 +24,11 @@ def token_encoding(model: str) -> Any:
     """The tiktoken-compatible encoding for an OpenAI model, from ``bpe-openai`` (offline)."""
     import bpe_openai
 
-    name = "o200k_base" if any(model.startswith(p) for p in ("gpt-4o", "gpt-4.1", "o1", "o3", "o4", "gpt-5")) else "cl100k_base"
+    name = (
+        "o200k_base"
+        if any(model.startswith(p) for p in ("gpt-4o", "gpt-4.1", "o1", "o3", "o4", "gpt-5"))
+        else "cl100k_base"
+    )
     return bpe_openai.get_encoding(name)
 
 
@@ -63,7 +67,12 @@ class OpenAIEmbedder(Embedder):
             kwargs["dimensions"] = self.dimensions
         try:
             response = self._client.embeddings.create(**kwargs)
-        except (openai.RateLimitError, openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError) as exc:
+        except (
+            openai.RateLimitError,
+            openai.APITimeoutError,
+            openai.APIConnectionError,
+            openai.InternalServerError,
+        ) as exc:
             raise RetryableModelError(f"OpenAI embeddings ({self.model}) transient failure: {exc}") from exc
         except openai.APIError as exc:
             raise EmbeddingError(f"OpenAI embeddings ({self.model}) failed: {exc}") from exc
