@@ -330,13 +330,15 @@ class RagtuneToolkit:
     def ask(self, question: str, route: str = "auto") -> ToolOutput:
         """Run ``ask``; the artifact is the chain's :class:`~ragtune.chains.answer.Answer`."""
         args = validate_input(AskInput, {"question": question, "route": route})
-        answer = invoke_chain(self.chain, args.question, self._route(args))
+        route = self._route(args)
+        answer = invoke_chain(self.chain, args.question, route)
         return ToolOutput(content=format_answer(answer), artifact=answer)
 
     async def aask(self, question: str, route: str = "auto") -> ToolOutput:
         """Async twin of :meth:`ask`."""
         args = validate_input(AskInput, {"question": question, "route": route})
-        answer = await ainvoke_chain(self.chain, args.question, self._route(args))
+        route = self._route(args)
+        answer = await ainvoke_chain(self.chain, args.question, route)
         return ToolOutput(content=format_answer(answer), artifact=answer)
 
     def ask_finetuned(self, question: str) -> ToolOutput:

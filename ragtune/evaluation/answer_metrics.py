@@ -38,7 +38,7 @@ these those am is are was were be been being have has had do does did doing and 
 until while of at by for with about against between into through during before after above below to
 from up down in out on off over under again further then once here there when where why how all any
 both each few more most other some such no nor not only own same so than too very can will just
-should now also
+should now also yes
 """
 STOP_WORDS = frozenset(_STOP_WORD_TEXT.split())
 """Words that carry no fact; ignored when judging whether a sentence is supported."""

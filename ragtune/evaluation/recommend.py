@@ -138,6 +138,8 @@ def verdict(axis: _Axis, results: dict[str, ApproachResult]) -> AxisVerdict | No
         tied_values = ", ".join(f"{n} {_fmt(axis.name, present[n])}" for n in tied)
         rest = _others(axis.name, {k: v for k, v in present.items() if k not in tied}, "")
         reason = f"{' and '.join(tied)} tie on {axis.label.lower()} ({tied_values}{rest})."
+        if axis.name != "quality":
+            reason += _why(axis.name, tied[0], results)
         return AxisVerdict(axis=axis.name, winner=None, tied=tied, values=values, reason=reason)
     lead_value = present[leader]
     reason = (

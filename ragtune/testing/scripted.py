@@ -122,8 +122,9 @@ class ScriptedChatModel(BaseChatModel):
         self, tools: Sequence[Any], *, tool_choice: Any = None, **kwargs: Any
     ) -> Runnable[LanguageModelInput, AIMessage]:
         """Accept tools (the script decides what is called); records their names."""
-        names = [getattr(t, "name", None) or getattr(t, "__name__", None) or str(t) for t in tools]
-        self._bound.append([n if isinstance(n, str) else str(n) for n in names])
+        from langchain_core.utils.function_calling import convert_to_openai_tool
+
+        self._bound.append([convert_to_openai_tool(t)["function"]["name"] for t in tools])
         return self
 
     def _next_message(self, messages: list[BaseMessage]) -> AIMessage:

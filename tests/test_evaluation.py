@@ -1,0 +1,255 @@
+"""Answer metrics, comparison aggregates, the recommendation and the report, with hand-computed values."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from ragtune.evaluation.answer_metrics import (
+    citation_correctness,
+    contains_answer,
+    content_tokens,
+    exact_match,
+    faithfulness,
+    is_correct,
+    normalize_answer,
+    sentence_support,
+    source_matches,
+    split_sentences,
+    token_f1,
+)
+from ragtune.evaluation.compare import score_retrieval
+from ragtune.evaluation.recommend import recommend
+from ragtune.evaluation.report import write_report
+from ragtune.evaluation.results import (
+    ApproachResult,
+    ComparisonResults,
+    CostStats,
+    LatencyStats,
+    QualityScores,
+    QuestionResult,
+    RetrievalScores,
+    UpdateStats,
+    percentile,
+    quality_scores,
+)
+
+# -- SQuAD normalisation, EM and F1 -------------------------------------------------------------
+
+
+def test_normalize_answer_follows_squad() -> None:
+    assert normalize_answer("The  Eiffel-Tower, in PARIS!") == "eiffeltower in paris"
+    assert normalize_answer("An apple a day") == "apple day"
+
+
+@pytest.mark.parametrize(
+    ("prediction", "reference", "expected"),
+    [("The Eiffel Tower!", "eiffel tower", 1.0), ("Eiffel", "Eiffel Tower", 0.0), ("", "", 1.0)],
+)
+def test_exact_match(prediction: str, reference: str, expected: float) -> None:
+    assert exact_match(prediction, reference) == expected
+
+
+def test_token_f1_hand_computed() -> None:
+    # prediction tokens: in, paris, france (3); reference: paris (1); overlap 1
+    # precision 1/3, recall 1 -> F1 = 2 * (1/3) / (4/3) = 0.5
+    assert token_f1("in Paris, France", "Paris") == pytest.approx(0.5)
+    # "the cat sat" -> cat sat; "a cat sat down" -> cat sat down: overlap 2, P = 1, R = 2/3 -> F1 = 0.8
+    assert token_f1("the cat sat", "a cat sat down") == pytest.approx(0.8)
+    # duplicates count as in SQuAD: "a a b" -> [b]... articles removed; use words that are not articles
+    # pred: x x y (3), ref: x y y (3); common = min counts: x 1, y 1 -> 2; P = R = 2/3 -> F1 = 2/3
+    assert token_f1("x x y", "x y y") == pytest.approx(2 / 3)
+    assert token_f1("nothing shared", "other words") == 0.0
+    assert token_f1("", "something") == 0.0
+
+
+def test_best_of_several_references() -> None:
+    assert exact_match("330 metres", ["300 m", "330 metres"]) == 1.0
+    assert token_f1("330 metres tall", ["300", "330 metres"]) == pytest.approx(0.8)
+
+
+def test_contains_and_is_correct() -> None:
+    assert contains_answer("The tower is 330 metres tall.", "330 metres") == 1.0
+    assert contains_answer("It is 1330 metres", "330 metres") == 0.0  # whole words only
+    assert is_correct("The tower is 330 metres tall.", "330 metres")
+    assert not is_correct("No idea.", "330 metres")
+
+
+# -- citations -------------------------------------------------------------------------------------
+
+
+def test_source_matches_by_name_and_suffix() -> None:
+    assert source_matches("/data/corpus/solar.md", "solar.md")
+    assert source_matches("/data/corpus/solar.md", "corpus/solar.md")
+    assert source_matches("/data/corpus/solar.md", "solar")
+    assert not source_matches("/data/corpus/solar.md", "lunar.md")
+    assert not source_matches("/data/corpus/solar.md", "other/solar.md")
+
+
+def test_citation_correctness_hand_computed() -> None:
+    score = citation_correctness(["/c/a.md", "/c/b.md", "/c/a.md", "/c/z.md"], ["a.md", "b.md", "c.md"])
+    assert score is not None
+    # distinct cited: a, b, z -> 2 of 3 relevant; relevant a, b, c -> 2 of 3 cited
+    assert score.precision == pytest.approx(2 / 3)
+    assert score.recall == pytest.approx(2 / 3)
+    nothing = citation_correctness([], ["a.md"])
+    assert nothing is not None and (nothing.precision, nothing.recall) == (0.0, 0.0)
+    assert citation_correctness(["/c/a.md"], []) is None
+
+
+# -- faithfulness ----------------------------------------------------------------------------------
+
+
+def test_split_sentences() -> None:
+    text = "The tower is 330 m tall [1]. It opened in 1889! Was it popular? e.g. very."
+    assert split_sentences(text) == ["The tower is 330 m tall [1].", "It opened in 1889!", "Was it popular? e.g. very."]
+
+
+def test_sentence_support_drops_citations_and_stop_words() -> None:
+    assert content_tokens("It is 330 m tall [1].") == ["330", "m", "tall"]
+    # tokens 330, m, tall; context has 330 and tall -> 2/3
+    assert sentence_support("It is 330 m tall [1].", "The tower is 330 feet tall") == pytest.approx(2 / 3)
+    assert sentence_support("Yes, it is.", "anything") is None
+
+
+def test_faithfulness_hand_computed() -> None:
+    context = ["The Eiffel Tower is 330 metres tall.", "It was completed in 1889 for the World's Fair."]
+    answer = "The tower is 330 metres tall [1]. It was finished in 1889. Its architect loved pancakes."
+    # s1: tower 330 metres tall -> 4/4 supported; s2: finished 1889 -> 1/2 = 0.5 >= 0.5 supported;
+    # s3: architect loved pancakes -> 0/3 unsupported  => 2 of 3
+    assert faithfulness(answer, context) == pytest.approx(2 / 3)
+    assert faithfulness(answer, context, threshold=0.6) == pytest.approx(1 / 3)
+    assert faithfulness(answer, []) == 0.0
+    assert faithfulness("Yes.", context) is None
+
+
+# -- retrieval over sources ------------------------------------------------------------------------
+
+
+def test_score_retrieval_hand_computed() -> None:
+    retrieved = ["/c/x.md", "/c/a.md", "/c/a.md", "/c/b.md"]
+    hit, rr, ndcg = score_retrieval(retrieved, ["a.md", "b.md"], k=2)
+    # distinct ranking: x, a, b; first relevant at rank 2 -> RR 0.5; hit@2 = 1
+    # DCG@10 = 1/log2(3) + 1/log2(4); IDCG = 1 + 1/log2(3)
+    assert hit == 1.0
+    assert rr == pytest.approx(0.5)
+    expected = (1 / math.log2(3) + 1 / math.log2(4)) / (1 + 1 / math.log2(3))
+    assert ndcg == pytest.approx(expected)
+    assert score_retrieval(["/c/x.md", "/c/b.md"], ["b.md"], k=1)[0] == 0.0
+
+
+# -- aggregates ------------------------------------------------------------------------------------
+
+
+def test_percentile_matches_numpy_linear() -> None:
+    values = [100.0, 200.0, 300.0, 400.0, 1000.0]
+    assert percentile(values, 50) == 300.0
+    # position (5-1)*0.95 = 3.8 -> 400 + 0.8 * 600 = 880
+    assert percentile(values, 95) == pytest.approx(880.0)
+    assert percentile([], 50) == 0.0
+
+
+def _q(**kwargs: object) -> QuestionResult:
+    base: dict[str, object] = {
+        "question": "q",
+        "reference": "r",
+        "answer": "a",
+        "route": "rag",
+        "exact_match": 0.0,
+        "token_f1": 0.0,
+        "correct": False,
+    }
+    return QuestionResult.model_validate({**base, **kwargs})
+
+
+def test_quality_scores_average_only_judged_values() -> None:
+    scores = quality_scores(
+        [
+            _q(exact_match=1.0, token_f1=1.0, correct=True, faithfulness=1.0, citation_precision=0.5),
+            _q(token_f1=0.5, faithfulness=None, citation_precision=None),
+        ]
+    )
+    assert (scores.exact_match, scores.token_f1, scores.correct) == (0.5, 0.75, 0.5)
+    assert scores.faithfulness == 1.0 and scores.citation_precision == 0.5
+
+
+# -- recommendation and report -------------------------------------------------------------------
+
+
+def _approach(
+    name: str, *, f1: float, faith: float | None, p50: float, cost: float, update: tuple[float, int]
+) -> ApproachResult:
+    return ApproachResult(
+        approach=name,
+        model=f"{name}-model",
+        quality=QualityScores(exact_match=f1 / 2, token_f1=f1, correct=f1, faithfulness=faith, n=4),
+        retrieval=None if name == "finetuned" else RetrievalScores(k=4, hit_at_k=1.0, mrr=0.75, ndcg_at_10=0.8, n=4),
+        latency=LatencyStats(p50_ms=p50, p95_ms=p50 * 1.5, mean_ms=p50, n=4),
+        cost=CostStats(
+            model="local",
+            per_1k_queries_usd=0.0,
+            input_tokens_per_query=40 if name == "finetuned" else 600,
+            output_tokens_per_query=30,
+            projected_model="gpt-4o-mini",
+            projected_per_1k_queries_usd=cost,
+        ),
+        update=UpdateStats(
+            method="retrain" if name == "finetuned" else "re-ingest",
+            seconds=update[0],
+            new_facts=3,
+            answered_before=0,
+            answered_after=update[1],
+        ),
+        questions=[_q(route=name, cited_sources=[] if name == "finetuned" else ["/c/a.md"])],
+    )
+
+
+def _results() -> dict[str, ApproachResult]:
+    return {
+        "rag": _approach("rag", f1=0.6, faith=0.9, p50=900, cost=0.1, update=(2.0, 3)),
+        "finetuned": _approach("finetuned", f1=0.2, faith=0.0, p50=300, cost=0.03, update=(90.0, 1)),
+        "hybrid": _approach("hybrid", f1=0.61, faith=0.7, p50=1100, cost=0.2, update=(2.1, 3)),
+    }
+
+
+def test_recommendation_is_derived_from_numbers() -> None:
+    rec = recommend(_results())
+    by_axis = {v.axis: v for v in rec.verdicts}
+    assert by_axis["quality"].winner is None and by_axis["quality"].tied == ["hybrid", "rag"]  # 0.61 vs 0.60
+    assert by_axis["grounding"].winner == "rag"
+    assert "finetuned cited no context" in by_axis["grounding"].reason
+    assert by_axis["latency"].winner == "finetuned"
+    assert "finetuned 40" in by_axis["latency"].reason  # explained by the input tokens measured
+    assert by_axis["cost"].winner == "finetuned"
+    assert by_axis["freshness"].tied == ["rag", "hybrid"]  # both 3/3, 2.0 s vs 2.1 s within 10%
+    assert "finetuned answered 1/3 new facts 90.0 s after retrain" in by_axis["freshness"].reason
+    # rag: grounding; finetuned: latency + cost -> finetuned wins most axes
+    assert rec.overall == "finetuned"
+    assert "finetuned wins latency, cost" in rec.summary
+
+    # Change the numbers, change the verdict: a slow, costly fine-tuned model loses everything.
+    changed = _results()
+    changed["finetuned"] = _approach("finetuned", f1=0.2, faith=0.0, p50=5000, cost=0.5, update=(90.0, 1))
+    rec2 = recommend(changed)
+    assert rec2.overall == "rag"
+    assert {v.axis: v.winner for v in rec2.verdicts}["latency"] == "rag"
+
+
+def test_write_report_outputs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    approaches = _results()
+    results = ComparisonResults.build(approaches, {"questions": 4, "documents": 3}, recommend(approaches))
+    paths = write_report(results, tmp_path)
+    data = json.loads(paths["results.json"].read_text())
+    for name in ("rag", "finetuned", "hybrid"):
+        assert set(data[name]) >= {"quality", "retrieval", "latency", "cost", "update"}
+    assert data["finetuned"]["retrieval"] is None
+    markdown = paths["report.md"].read_text()
+    html = paths["report.html"].read_text()
+    for chart in ("quality.png", "retrieval.png", "latency.png", "cost.png", "update.png"):
+        assert (tmp_path / chart).read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+        assert f"]({chart})" in markdown
+        assert f'src="{chart}"' in html
+    assert results.recommendation is not None and results.recommendation.summary in markdown
+    assert ComparisonResults.model_validate(data).approaches.keys() == approaches.keys()
