@@ -1,0 +1,68 @@
+"""``ragtune compare``: RAG vs fine-tuned vs hybrid on your corpus, with a report."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from ragtune.cli.common import JsonFlag, console, emit_json, progress_bar, with_settings
+from ragtune.cli.main import app
+from ragtune.config import Settings
+
+
+@app.command()
+@with_settings
+def compare(
+    corpus: Annotated[list[str], typer.Argument(help="Corpus files and folders.")],
+    eval_file: Annotated[Path, typer.Option("--eval", help="JSONL of question, answer, optional sources, update.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for results.json, report.md, report.html, charts.")],
+    approaches: Annotated[
+        str, typer.Option("--approaches", help="Comma-separated: rag, finetuned, hybrid.")
+    ] = "rag,finetuned,hybrid",
+    model: Annotated[
+        str | None, typer.Option("--model", help="Registered fine-tuned model to use instead of training one.")
+    ] = None,
+    new_facts: Annotated[
+        list[str] | None,
+        typer.Option("--new-facts", help="Documents with the facts of the update questions (repeat)."),
+    ] = None,
+    k: Annotated[int, typer.Option("--k", min=1, help="Passages retrieved per question.")] = 4,
+    json_out: JsonFlag = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Ingest CORPUS, fine-tune the local model on generated questions, and compare the three approaches.
+
+    The store (``--store``) should be a fresh folder: the comparison ingests, adds new facts and retrains there.
+    """
+    from ragtune.evaluation.compare import CompareConfig
+    from ragtune.evaluation.compare import compare as run_compare
+    from ragtune.evaluation.eval_file import load_eval
+    from ragtune.evaluation.report import write_report
+    from ragtune.workspace import Workspace
+
+    names = tuple(a.strip() for a in approaches.split(",") if a.strip())
+    config = CompareConfig(approaches=names, model=model, k=k)
+    items = load_eval(eval_file)
+    with Workspace(settings) as ws, progress_bar("compare") as bar:
+        results = run_compare(ws, corpus, items, new_facts=new_facts or [], config=config, progress=bar)
+    paths = write_report(results, out)
+    if json_out:
+        emit_json(results)
+        return
+    if results.recommendation is not None:
+        console.print(f"[bold]Recommendation:[/] {results.recommendation.summary}", highlight=False)
+    for name, result in results.approaches.items():
+        console.print(
+            f"{name:>9}: F1 {result.quality.token_f1:.2f}, correct {result.quality.correct:.0%}, "
+            f"p50 {result.latency.p50_ms:.0f} ms"
+            + (
+                f", update {result.update.seconds:.1f}s -> {result.update.answered_after}/{result.update.new_facts}"
+                if result.update
+                else ""
+            ),
+            highlight=False,
+        )
+    console.print(f"Report: {paths['report.html']} (and report.md, results.json)", highlight=False)
