@@ -142,13 +142,43 @@ def _set_threads() -> None:
         torch.set_num_threads(max(1, n))
 
 
+@contextlib.contextmanager
+def _memoized_gguf_parsing() -> Iterator[None]:
+    """Parse the GGUF file once per load instead of three times, and build gguf's tensor-name map once.
+
+    transformers opens a new ``gguf.GGUFReader`` for the tokenizer, the config and the weights,
+    and rebuilds ``gguf.get_tensor_name_map`` for each of the model's ~400 modules; together that
+    is most of the load time. Both are looked up on the ``gguf`` module at call time, so they are
+    memoized here for the duration of one load only.
+    """
+    import gguf as gguf_lib
+
+    original_reader, original_map = gguf_lib.GGUFReader, gguf_lib.get_tensor_name_map
+    readers: dict[tuple[str, str], Any] = {}
+
+    def reader(path: Any, mode: str = "r") -> Any:
+        key = (str(path), mode)
+        if key not in readers:
+            readers[key] = original_reader(path, mode)  # type: ignore[arg-type]
+        return readers[key]
+
+    gguf_lib.GGUFReader = reader  # type: ignore[misc,assignment]
+    gguf_lib.get_tensor_name_map = lru_cache(maxsize=None)(original_map)
+    try:
+        yield
+    finally:
+        gguf_lib.GGUFReader = original_reader  # type: ignore[misc]
+        gguf_lib.get_tensor_name_map = original_map
+
+
 def _load_from_gguf(gguf: Path) -> tuple[PreTrainedModel, PreTrainedTokenizerBase]:
     import torch
     from transformers import AutoModelForCausalLM, AutoTokenizer
 
     start = time.perf_counter()
-    tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
-    model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
+    with _memoized_gguf_parsing():
+        tokenizer = AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
+        model = AutoModelForCausalLM.from_pretrained(gguf.parent, gguf_file=gguf.name, dtype=torch.float32)
     # The weights are de-quantized now; drop the GGUF quantizer so the model is a plain, serializable one.
     setattr(model, "hf_quantizer", None)  # noqa: B010 - typed as a module attribute in transformers
     if hasattr(model.config, "quantization_config"):
