@@ -108,6 +108,8 @@ class CompareConfig(BaseModel):
     """Token F1 at or above which an answer counts as correct."""
     faithfulness_threshold: float = Field(default=0.5, ge=0.0, le=1.0)
     """Share of a sentence's content tokens that must be in the cited context for it to count as supported."""
+    train_epochs: int = Field(default=4, ge=1)
+    """Epochs of the default local LoRA trainer (each retrain of the update phase too)."""
 
 
 def score_retrieval(retrieved_sources: Sequence[str], relevant: Sequence[str], k: int) -> tuple[float, float, float]:
@@ -237,12 +239,15 @@ def _default_answerers(workspace: Workspace, finetuned: str | None) -> Mapping[s
     return chain_answerers(workspace, finetuned)
 
 
-def _default_trainer(
-    workspace: Workspace, paths: Sequence[str | Path], exclude: set[str], progress: ProgressCallback | None
-) -> TrainResult:
-    from ragtune.evaluation.runners import train_local
+def _default_trainer(config: CompareConfig) -> Trainer:
+    def train(
+        workspace: Workspace, paths: Sequence[str | Path], exclude: set[str], progress: ProgressCallback | None
+    ) -> TrainResult:
+        from ragtune.evaluation.runners import train_local
 
-    return train_local(workspace, paths, exclude, progress)
+        return train_local(workspace, paths, exclude, progress, epochs=config.train_epochs)
+
+    return train
 
 
 def compare(
@@ -283,7 +288,7 @@ def compare(
     if unknown or not config.approaches:
         raise ConfigError(f"Unknown approaches {unknown}; choose from {', '.join(APPROACHES)}.")
     run = _Run(workspace, config, prices or PriceTable.default(), answerers or _default_answerers, progress)
-    train_fn = trainer or _default_trainer
+    train_fn = trainer or _default_trainer(config)
     questions = [i for i in items if not i.update]
     update_items = [i for i in items if i.update]
     exclude = {q.question for q in items}
