@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from ragtune.llm import LOCAL_MODEL_ID, ModelEntry, make_chat_model
+from ragtune.llm import LOCAL_MODEL_ID, ModelEntry, context_window, make_chat_model
 from ragtune.llm import local as local_llm
 from ragtune.llm.local import LocalChatModel, load_local_model
 
@@ -54,6 +54,7 @@ def test_second_load_comes_from_cache(tmp_path: Path, monkeypatch: pytest.Monkey
     assert first_state.keys() == second_state.keys()
     assert all(bool((first_state[k] == second_state[k]).all()) for k in first_state)
     assert getattr(second, "hf_quantizer", None) is None and not second.training
+    assert second.config.max_position_embeddings == context_window(LOCAL_MODEL_ID) == 8192
 
 
 def test_invoke_answers_with_usage(answer) -> None:  # type: ignore[no-untyped-def]
@@ -108,3 +109,24 @@ def test_lora_adapter_loads_on_a_copy(tmp_path: Path, answer) -> None:  # type: 
     model = make_chat_model(entry, max_new_tokens=24)
     assert isinstance(model, LocalChatModel) and model.adapter_path == str(tmp_path)
     assert model.invoke(QUESTION).content == answer.content
+
+
+def test_local_token_counter_uses_the_model_tokenizer(answer) -> None:  # type: ignore[no-untyped-def]
+    from ragtune.llm import count_chat_tokens, token_counter
+    from ragtune.llm.local import load_local_tokenizer
+
+    count = token_counter(LOCAL_MODEL_ID, provider="local")
+    tokenizer = load_local_tokenizer()
+    assert tokenizer.convert_ids_to_tokens(tokenizer("Hello, world!", add_special_tokens=False)["input_ids"]) == [
+        "Hello",
+        ",",
+        "Ġworld",
+        "!",
+    ]
+    assert count("Hello, world!") == 4
+    conversation = [{"role": "user", "content": QUESTION}]
+    # the prompt the model saw = the conversation + the generation prompt "<|im_start|>assistant\n" (4 tokens)
+    assert count("<|im_start|>assistant\n") == 4
+    assert (
+        count_chat_tokens(conversation, LOCAL_MODEL_ID, provider="local") + 4 == answer.usage_metadata["input_tokens"]
+    )
