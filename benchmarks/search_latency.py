@@ -20,9 +20,15 @@ floor at 100k chunks.
 
 from __future__ import annotations
 
+import os
+
+# A matrix-vector product is memory-bound: BLAS threads add nothing but contention on a shared machine.
+# Both the embedded store and the floor run under the same setting; export OPENBLAS_NUM_THREADS to change it.
+os.environ.setdefault("OPENBLAS_NUM_THREADS", "1")
+os.environ.setdefault("OMP_NUM_THREADS", "1")
+
 import argparse
 import json
-import os
 import re
 import shutil
 import statistics
@@ -39,7 +45,9 @@ from ragtune.index.embedded import Analyzer, EmbeddedIndex
 from ragtune.index.fusion import fuse
 from ragtune.schema import Chunk, DocumentState, Fusion, SearchMode
 
-SCIFACT = Path(os.environ.get("RAGTUNE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "scifact"
+SCIFACT = (
+    Path(os.environ.get("RAGTUNE_SHARED_DATA", Path(__file__).resolve().parents[2] / "shared" / "data")) / "scifact"
+)
 DIM = 384
 CHUNKS_PER_DOC = 10
 
@@ -88,17 +96,28 @@ def unit_rows(n: int, rng: np.random.Generator) -> np.ndarray:
     return rows / np.linalg.norm(rows, axis=1, keepdims=True)
 
 
+def summarise(samples: list[float]) -> tuple[float, float]:
+    ordered = sorted(samples)
+    return statistics.median(ordered), ordered[min(len(ordered) - 1, round(0.95 * (len(ordered) - 1)))]
+
+
 def latency(func: Callable[[Any], Any], inputs: list[Any]) -> tuple[float, float]:
     """p50 and p95 in milliseconds (after two warm-up calls)."""
+    return interleaved({"only": func}, inputs)["only"]
+
+
+def interleaved(funcs: dict[str, Callable[[Any], Any]], inputs: list[Any]) -> dict[str, tuple[float, float]]:
+    """p50 and p95 (ms) of each function, taking turns on every input so load spikes hit all alike."""
     for item in inputs[:2]:
-        func(item)
-    samples = []
+        for func in funcs.values():
+            func(item)
+    samples: dict[str, list[float]] = {name: [] for name in funcs}
     for item in inputs:
-        start = time.perf_counter()
-        func(item)
-        samples.append((time.perf_counter() - start) * 1000)
-    samples.sort()
-    return statistics.median(samples), samples[min(len(samples) - 1, round(0.95 * (len(samples) - 1)))]
+        for name, func in funcs.items():
+            start = time.perf_counter()
+            func(item)
+            samples[name].append((time.perf_counter() - start) * 1000)
+    return {name: summarise(values) for name, values in samples.items()}
 
 
 def build_embedded(folder: Path, chunks: list[Chunk], vectors: np.ndarray) -> float:
@@ -107,7 +126,10 @@ def build_embedded(folder: Path, chunks: list[Chunk], vectors: np.ndarray) -> fl
         for first in range(0, len(chunks), CHUNKS_PER_DOC):
             part = chunks[first : first + CHUNKS_PER_DOC]
             state = DocumentState(
-                doc_id=part[0].doc_id, source=part[0].source, doc_hash=part[0].doc_id, chunk_ids=tuple(c.id for c in part)
+                doc_id=part[0].doc_id,
+                source=part[0].source,
+                doc_hash=part[0].doc_id,
+                chunk_ids=tuple(c.id for c in part),
             )
             index.replace_document(state, part, vectors[first : first + CHUNKS_PER_DOC])
     return time.perf_counter() - start
@@ -136,7 +158,7 @@ class Floor:
         if not terms:
             return []
         docs, scores = self.bm25.retrieve([terms], k=min(k, self.size), show_progress=False, n_threads=1)
-        return [(str(d), float(s)) for d, s in zip(docs[0], scores[0]) if s > 0]
+        return [(str(d), float(s)) for d, s in zip(docs[0], scores[0], strict=True) if s > 0]
 
     def hybrid(self, text: str, query: np.ndarray, k: int, pool: int) -> list[tuple[str, float]]:
         fused = fuse(self.vector(query, pool), self.keyword(text, pool), alpha=0.5, fusion=Fusion.RELATIVE_SCORE)
@@ -149,7 +171,7 @@ def run_size(size: int, args: argparse.Namespace, sentences: list[str], queries:
     vectors = unit_rows(size, rng)
     qtexts = [queries[i % len(queries)] for i in range(args.queries)]
     qvecs = list(unit_rows(args.queries, rng))
-    pairs = list(zip(qtexts, qvecs))
+    pairs = list(zip(qtexts, qvecs, strict=True))
     k, pool = args.k, max(args.k, 100)
     folder = Path(tempfile.mkdtemp(prefix="ragtune-latency-")) / "store"
     rows: list[list[Any]] = []
@@ -165,15 +187,13 @@ def run_size(size: int, args: argparse.Namespace, sentences: list[str], queries:
         def ours(mode: SearchMode) -> Callable[[Any], Any]:
             return lambda p: index.search(SearchRequest(query_text=p[0], query_vector=p[1], mode=mode, k=k))
 
-        results: dict[str, tuple[float, float]] = {}
-        for mode in SearchMode:
-            results[f"embedded {mode.value}"] = latency(ours(mode), pairs)
-        index.close()
-
         floor = Floor(chunks, vectors, Analyzer())
-        results["floor vector"] = latency(lambda p: floor.vector(p[1], k), pairs)
-        results["floor bm25"] = latency(lambda p: floor.keyword(p[0], k), pairs)
-        results["floor hybrid"] = latency(lambda p: floor.hybrid(p[0], p[1], k, pool), pairs)
+        engines: dict[str, Callable[[Any], Any]] = {f"embedded {mode.value}": ours(mode) for mode in SearchMode}
+        engines["floor vector"] = lambda p: floor.vector(p[1], k)
+        engines["floor bm25"] = lambda p: floor.keyword(p[0], k)
+        engines["floor hybrid"] = lambda p: floor.hybrid(p[0], p[1], k, pool)
+        results = interleaved(engines, pairs)
+        index.close()
 
         if not args.skip_langchain:
             results["langchain vector"] = langchain_latency(chunks, vectors, pairs[: args.langchain_queries], k)

@@ -1,1 +1,38 @@
-"""ragtune.testing"""
+"""Test helpers that ship with ragtune, for its own tests and for users' tests.
+
+- :class:`~ragtune.testing.index_contract.IndexContract`: the standard tests every
+  index backend passes (subclass it and provide an ``index`` fixture).
+- :class:`~ragtune.testing.embeddings.FakeEmbedder`: deterministic vectors without a model.
+- :class:`~ragtune.testing.scripted.ScriptedChatModel`: a chat model that emits scripted tool
+  calls, then a final answer, for deterministic agent tests and demos.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+try:
+    import pytest
+except ImportError:  # pragma: no cover - pytest is needed only to run the suites
+    pass
+else:  # full assertion messages inside the contract suites, as langchain-tests does
+    pytest.register_assert_rewrite("ragtune.testing.index_contract")
+
+_LAZY = {
+    "FakeEmbedder": "ragtune.testing.embeddings",
+    "IndexContract": "ragtune.testing.index_contract",
+    "ScriptedChatModel": "ragtune.testing.scripted",
+    "tool_call": "ragtune.testing.scripted",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'ragtune.testing' has no attribute {name!r}"
+        raise AttributeError(msg)
+    return getattr(importlib.import_module(module), name)
+
+
+__all__ = ["FakeEmbedder", "IndexContract", "ScriptedChatModel", "tool_call"]

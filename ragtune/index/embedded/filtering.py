@@ -1,0 +1,119 @@
+"""Evaluating ``ragtune.filters`` trees over a tenant's chunks, vectorised.
+
+A chunk's filterable fields are its metadata plus the top-level fields in
+:data:`TOP_LEVEL_FIELDS` (a top-level field wins over a metadata key of the
+same name). For each field the table keeps a column in the vector matrix's
+slot order, dictionary-encoded: the distinct values plus an int code per row.
+A comparison is decided once per distinct value with :func:`ragtune.filters.matches`
+(so the semantics are exactly the reference ones) and spread to rows with one
+numpy gather; ``and``/``or`` combine the boolean masks.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+
+from ragtune.filters import And, Comparison, FilterExpr, Or, matches
+from ragtune.schema import Chunk
+
+TOP_LEVEL_FIELDS = ("id", "doc_id", "source", "title", "section", "page", "position")
+"""Chunk attributes that filters can name directly, beside any metadata key."""
+
+_MASK_CACHE_SIZE = 64
+
+
+def filter_fields(chunk: Chunk) -> dict[str, Any]:
+    """The flat mapping a filter is evaluated against."""
+    fields: dict[str, Any] = dict(chunk.metadata)
+    for name in TOP_LEVEL_FIELDS:
+        fields[name] = getattr(chunk, name)
+    return fields
+
+
+def _key(value: Any) -> tuple[str, Any]:
+    if isinstance(value, list):
+        return ("list", tuple(value))
+    return (type(value).__name__, value)
+
+
+class _Column:
+    __slots__ = ("codes", "values")
+
+    def __init__(self, raw: list[Any]) -> None:
+        index: dict[tuple[str, Any], int] = {}
+        self.values: list[Any] = []
+        codes = np.empty(len(raw), dtype=np.int64)
+        for i, value in enumerate(raw):
+            key = _key(value)
+            code = index.get(key)
+            if code is None:
+                code = index[key] = len(self.values)
+                self.values.append(value)
+            codes[i] = code
+        self.codes = codes
+
+
+class FieldTable:
+    """Filter fields of one tenant's chunks, by rowid, with cached columns and masks.
+
+    Callers pass the rowids in slot order with every :meth:`mask` call and must
+    call :meth:`invalidate` whenever that order or any row changes.
+    """
+
+    def __init__(self, fields: Mapping[int, dict[str, Any]]) -> None:
+        self._fields: dict[int, dict[str, Any]] = dict(fields)
+        self._columns: dict[str, _Column] = {}
+        self._masks: dict[str, np.ndarray] = {}
+
+    def set(self, rowid: int, fields: dict[str, Any]) -> None:
+        self._fields[rowid] = fields
+        self.invalidate()
+
+    def remove(self, rowid: int) -> None:
+        self._fields.pop(rowid, None)
+        self.invalidate()
+
+    def invalidate(self) -> None:
+        self._columns.clear()
+        self._masks.clear()
+
+    def mask(self, expr: FilterExpr, rowids: np.ndarray) -> np.ndarray:
+        """Booleans in the order of ``rowids``: which rows pass the filter (cached per filter)."""
+        key = expr.model_dump_json()
+        cached = self._masks.get(key)
+        if cached is not None and len(cached) == len(rowids):
+            return cached
+        result = self._evaluate(expr, rowids)
+        if len(self._masks) >= _MASK_CACHE_SIZE:
+            self._masks.pop(next(iter(self._masks)))
+        self._masks[key] = result
+        return result
+
+    def _evaluate(self, expr: FilterExpr, rowids: np.ndarray) -> np.ndarray:
+        if isinstance(expr, And):
+            out = np.ones(len(rowids), dtype=bool)
+            for part in expr.filters:
+                out &= self._evaluate(part, rowids)
+            return out
+        if isinstance(expr, Or):
+            out = np.zeros(len(rowids), dtype=bool)
+            for part in expr.filters:
+                out |= self._evaluate(part, rowids)
+            return out
+        return self._compare(expr, rowids)
+
+    def _compare(self, expr: Comparison, rowids: np.ndarray) -> np.ndarray:
+        column = self._columns.get(expr.field)
+        if column is None:
+            raw = [self._fields.get(r, {}).get(expr.field) for r in rowids.tolist()]
+            column = self._columns[expr.field] = _Column(raw)
+        truth = np.fromiter(
+            (matches(expr, {expr.field: v}) for v in column.values), dtype=bool, count=len(column.values)
+        )
+        return truth[column.codes]
+
+
+__all__ = ["TOP_LEVEL_FIELDS", "FieldTable", "filter_fields"]
