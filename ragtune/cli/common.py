@@ -13,6 +13,7 @@ import functools
 import inspect
 import json
 import sys
+import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
@@ -89,7 +90,12 @@ _COMMON_NAMES = [p.name for p in _COMMON]
 def with_settings(func: F) -> F:
     """Add the common options to a command and pass it ``settings``; map errors to exit codes."""
     signature = inspect.signature(func)
-    own = [p for name, p in signature.parameters.items() if name != "settings"]
+    hints = typing.get_type_hints(func, include_extras=True)  # resolve string annotations for typer
+    own = [
+        p.replace(annotation=hints.get(name, p.annotation))
+        for name, p in signature.parameters.items()
+        if name != "settings"
+    ]
 
     @functools.wraps(func)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
@@ -101,7 +107,7 @@ def with_settings(func: F) -> F:
         except RagtuneError as exc:
             fail(str(exc), code=EXIT_USAGE if isinstance(exc, ValueError) and _is_usage(exc) else EXIT_FAILED)
 
-    wrapper.__signature__ = signature.replace(parameters=[*own, *_COMMON])  # type: ignore[attr-defined]
+    wrapper.__signature__ = signature.replace(parameters=[*own, *_COMMON], return_annotation=None)  # type: ignore[attr-defined]
     return wrapper  # type: ignore[return-value]
 
 

@@ -51,7 +51,8 @@ class LocalEmbedder(Embedder):
         self.batch_size = batch_size
         self.device = device
         self._model = _load_sentence_transformer(self.model_path, device)
-        self.dim = int(self._model.get_sentence_embedding_dimension())
+        get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
+        self.dim = int(get_dim())
         self.max_tokens = int(self._model.max_seq_length)
         self._tokenizer = self._model.tokenizer
 

@@ -82,7 +82,7 @@ class OpenAIEmbedder(Embedder):
         call = retry(
             retry=retry_if_exception(_is_retryable),
             stop=stop_after_attempt(self.max_retries),
-            wait=wait_exponential_jitter(initial=0.5, max=20),
+            wait=wait_exponential_jitter(multiplier=0.5, max=20),
             before_sleep=before_sleep_log(log, logging.WARNING),
             reraise=True,
         )(self._call)
