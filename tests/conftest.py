@@ -54,3 +54,19 @@ def openai_server():  # type: ignore[no-untyped-def]
     """A fresh in-process OpenAI API (``tests/fakes/openai_server``) per test; ``base_url=openai_server.url``."""
     with _fake_module("openai_server").FakeOpenAIServer() as server:
         yield server
+
+
+@pytest.fixture(scope="session")
+def _weaviate_server_session():  # type: ignore[no-untyped-def]
+    with _fake_module("weaviate_server").WeaviateTestServer() as server:
+        yield server
+
+
+@pytest.fixture
+def weaviate_server(_weaviate_server_session):  # type: ignore[no-untyped-def]
+    """The in-process Weaviate (``tests/fakes/weaviate_server``), emptied for each test.
+
+    Connect with ``http_port``/``grpc_port`` on 127.0.0.1; see the module for fault injection.
+    """
+    _weaviate_server_session.reset()
+    return _weaviate_server_session
