@@ -1,0 +1,299 @@
+"""The router: stacked strategies, a no-confident-route policy, and retrieval-aware adjustments.
+
+Order of a decision:
+
+1. **Strategies**, in the order given (typically rules, then semantic, then llm): the first
+   *confident* proposal wins. Non-confident proposals are kept for their scores.
+2. **No confident route**: ``no_route="fallback"`` sends the query to ``fallback``;
+   ``no_route="abstain"`` sends it to ``abstain_route`` (``rag``: retrieval runs and the answer
+   may decline) with the weak-retrieval check forced on.
+3. **Freshness**: a ``finetuned`` decision whose top retrieved documents are stale for the
+   fine-tuned model (``stale_docs``) goes to ``rag`` instead.
+4. **Retrieval confidence**: for ``rag``/``hybrid`` decisions, when the best retrieval similarity
+   is under ``retrieval_threshold``, ``rag`` goes to ``direct`` (answer prefixed with "I could
+   not find this in the documents") or abstains; ``hybrid`` goes to ``finetuned`` or abstains.
+
+Hits retrieved during 3 and 4 travel on the decision so the chain does not search twice.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from typing import Any, Literal, Union
+
+from langchain_core.runnables import Runnable, RunnableConfig
+from pydantic import BaseModel, ConfigDict, Field
+
+from ragtune.errors import ConfigError
+from ragtune.routing.base import RoutingStrategy
+from ragtune.routing.decision import DIRECT, FINETUNED, HYBRID, RAG, RouteDecision
+from ragtune.routing.fitting import FitReport
+from ragtune.routing.routes import RouteSet
+from ragtune.routing.semantic import SemanticStrategy
+from ragtune.schema import Hit
+
+RouterInput = Union[str, dict[str, Any]]
+Retrieve = Callable[[str], list[Hit]]
+StaleDocs = Union[Callable[[], Iterable[str]], Iterable[str]]
+
+
+class RouterConfig(BaseModel):
+    """What the router does beyond its strategies."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    no_route: Literal["fallback", "abstain"] = "fallback"
+    """When no strategy is confident: go to ``fallback``, or run retrieval and let the answer abstain."""
+    fallback: str = RAG
+    """The route of the ``fallback`` policy."""
+    abstain_route: str = RAG
+    """The route of the ``abstain`` policy (it must retrieve)."""
+    retrieval_threshold: float | None = None
+    """Minimum best retrieval similarity (``1 - distance``) for ``rag``/``hybrid``; ``None`` = no check."""
+    on_weak_retrieval: Literal["direct", "abstain"] = "abstain"
+    """Weak retrieval: ``direct`` answers without documents and says so; ``abstain`` declines."""
+    freshness_k: int = Field(default=3, ge=1)
+    """How many top documents the freshness check looks at."""
+
+
+def retrieval_confidence(hits: Sequence[Hit]) -> float | None:
+    """Best cosine similarity of the hits (``1 - distance``), else their best score; ``None`` without hits."""
+    if not hits:
+        return None
+    similarities = [1.0 - h.distance for h in hits if h.distance is not None]
+    return max(similarities) if similarities else max(h.score for h in hits)
+
+
+def _question(value: RouterInput) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, dict):
+        for key in ("question", "query", "input"):
+            if isinstance(value.get(key), str):
+                return str(value[key])
+    msg = f"Router input must be a question string or a dict with 'question'; got {type(value).__name__}"
+    raise ConfigError(msg)
+
+
+class Router(Runnable[RouterInput, RouteDecision]):
+    """Decides the route of each question; a LangChain runnable returning :class:`RouteDecision`.
+
+    Args:
+        routes: the routes the strategies choose among.
+        strategies: tried in order; the first confident one decides.
+        config: the no-confident-route policy and retrieval checks.
+        retriever: ``query -> hits`` (e.g. ``searcher.search``) for the freshness and retrieval checks.
+        stale_docs: doc ids the fine-tuned model is stale for, or a callable returning them
+            (called per decision, so it can follow the index).
+
+    Example:
+        >>> router = Router(routes, [RulesStrategy(routes, rules), SemanticStrategy(routes, embedder)],
+        ...                 config=RouterConfig(retrieval_threshold=0.3), retriever=searcher.search)
+        >>> router.invoke("what does section 3 of the handbook say?").route
+        'rag'
+    """
+
+    def __init__(
+        self,
+        routes: RouteSet,
+        strategies: Sequence[RoutingStrategy],
+        *,
+        config: RouterConfig | None = None,
+        retriever: Retrieve | None = None,
+        stale_docs: StaleDocs | None = None,
+    ) -> None:
+        if not strategies:
+            raise ConfigError("A Router needs at least one strategy (rules, semantic or llm)")
+        self.routes = routes
+        self.strategies = list(strategies)
+        self.config = config or RouterConfig()
+        self.retriever = retriever
+        self.stale_docs = stale_docs
+        if self.config.retrieval_threshold is not None and retriever is None:
+            raise ConfigError("retrieval_threshold needs a retriever: pass retriever=searcher.search")
+
+    @classmethod
+    def semantic(cls, routes: RouteSet, embedder: Any, **options: Any) -> Router:
+        """A router with one semantic strategy (keyword options go to :class:`Router`)."""
+        return cls(routes, [SemanticStrategy(routes, embedder)], **options)
+
+    # -- deciding ---------------------------------------------------------------------------------
+    def route(self, query: str) -> RouteDecision:
+        """The decision for one query."""
+        return self.route_many([query])[0]
+
+    def route_many(self, queries: Sequence[str]) -> list[RouteDecision]:
+        """Decisions for many queries; strategies that can batch (semantic) do."""
+        started = time.perf_counter()
+        pending = list(range(len(queries)))
+        decided: list[RouteDecision | None] = [None] * len(queries)
+        best_guess: list[RouteDecision | None] = [None] * len(queries)
+        for strategy in self.strategies:
+            if not pending:
+                break
+            proposals = strategy.propose_many([queries[i] for i in pending])
+            still = []
+            for i, proposal in zip(pending, proposals, strict=True):
+                if proposal is not None and proposal.confident:
+                    decided[i] = proposal
+                else:
+                    still.append(i)
+                    if proposal is not None and best_guess[i] is None:
+                        best_guess[i] = proposal
+            pending = still
+        for i in pending:
+            decided[i] = self._no_route(best_guess[i])
+        per_query_ms = (time.perf_counter() - started) * 1000 / max(len(queries), 1)
+        out = []
+        for query, decision in zip(queries, decided, strict=True):
+            assert decision is not None
+            out.append(self._adjust(query, decision).model_copy(update={"latency_ms": per_query_ms}))
+        return out
+
+    def _no_route(self, guess: RouteDecision | None) -> RouteDecision:
+        policy = self.config.no_route
+        target = self.config.fallback if policy == "fallback" else self.config.abstain_route
+        scores = guess.scores if guess else {}
+        why = guess.reason if guess else "no strategy had an opinion"
+        if policy == "fallback":
+            reason = f"{why}; no confident route, so the fallback route {target!r}"
+        else:
+            reason = f"{why}; no confident route, so retrieval runs and the answer may abstain"
+        return RouteDecision(
+            route=target,
+            confidence=guess.confidence if guess else 0.0,
+            scores=scores,
+            reason=reason,
+            strategy=f"{guess.strategy if guess else 'none'}+{policy}",
+            confident=False,
+        )
+
+    def _retrieve(self, query: str, decision: RouteDecision) -> list[Hit]:
+        if decision.hits or self.retriever is None:
+            return list(decision.hits)
+        return list(self.retriever(query))
+
+    def _stale(self) -> set[str]:
+        if self.stale_docs is None:
+            return set()
+        found = self.stale_docs() if callable(self.stale_docs) else self.stale_docs
+        return set(found)
+
+    def _adjust(self, query: str, decision: RouteDecision) -> RouteDecision:
+        cfg = self.config
+        if decision.route == FINETUNED and self.stale_docs is not None and self.retriever is not None:
+            stale = self._stale()
+            if stale:
+                hits = self._retrieve(query, decision)
+                top_docs = list(dict.fromkeys(h.doc_id for h in hits))[: cfg.freshness_k]
+                changed = [d for d in top_docs if d in stale]
+                decision = decision.model_copy(update={"hits": hits})
+                if changed:
+                    decision = decision.with_route(
+                        RAG,
+                        reason=f"Sent to 'rag': the fine-tuned model is stale for top documents {changed}.",
+                        strategy=f"{decision.strategy}+freshness",
+                    )
+        check = cfg.retrieval_threshold is not None or (cfg.no_route == "abstain" and not decision.confident)
+        if decision.route in (RAG, HYBRID) and check and self.retriever is not None:
+            hits = self._retrieve(query, decision)
+            best = retrieval_confidence(hits)
+            decision = decision.model_copy(update={"hits": hits, "retrieval_score": best})
+            floor = cfg.retrieval_threshold if cfg.retrieval_threshold is not None else float("-inf")
+            if best is None or best < floor:
+                shown = "no hits" if best is None else f"best similarity {best:.3f} < {floor:.3f}"
+                if cfg.on_weak_retrieval == "abstain":
+                    decision = decision.with_route(
+                        decision.route,
+                        reason=f"Weak retrieval ({shown}): the answer abstains.",
+                        strategy=f"{decision.strategy}+retrieval",
+                        abstain=True,
+                    )
+                else:
+                    target = DIRECT if decision.route == RAG else FINETUNED
+                    decision = decision.with_route(
+                        target,
+                        reason=f"Weak retrieval ({shown}): answered without documents, saying so.",
+                        strategy=f"{decision.strategy}+retrieval",
+                        not_found=True,
+                    )
+        return decision
+
+    # -- runnable ---------------------------------------------------------------------------------
+    def invoke(self, input: RouterInput, config: RunnableConfig | None = None, **kwargs: Any) -> RouteDecision:
+        return self._call_with_config(lambda value: self.route(_question(value)), input, config, run_type="chain")
+
+    def batch(
+        self,
+        inputs: list[RouterInput],
+        config: RunnableConfig | list[RunnableConfig] | None = None,
+        *,
+        return_exceptions: bool = False,
+        **kwargs: Any,
+    ) -> list[RouteDecision]:
+        if return_exceptions or isinstance(config, list):
+            return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)  # type: ignore[call-overload,no-any-return]
+        return self.route_many([_question(v) for v in inputs])
+
+    # -- fitting and evaluation --------------------------------------------------------------------
+    def fit(self, labelled: Iterable[Any], **options: Any) -> list[FitReport]:
+        """Fit every semantic strategy on labelled queries (see :meth:`SemanticStrategy.fit`).
+
+        ``labelled`` holds ``{"query", "route"}`` dicts or ``(query, route)`` pairs. The fallback
+        route of the ``fallback`` policy counts as right for its own queries.
+        """
+        from ragtune.routing.evaluate import as_examples
+
+        examples = as_examples(labelled)
+        queries = [e.query for e in examples]
+        labels = [e.route for e in examples]
+        options.setdefault("fallback", self.config.fallback if self.config.no_route == "fallback" else None)
+        reports = [s.fit(queries, labels, **options) for s in self.strategies if isinstance(s, SemanticStrategy)]
+        if not reports:
+            raise ConfigError("Nothing to fit: the router has no semantic strategy")
+        return reports
+
+    def evaluate(self, labelled: Iterable[Any], **options: Any) -> Any:
+        """Accuracy, confusion matrix and (with qualities and costs) regret; see :func:`evaluate_router`."""
+        from ragtune.routing.evaluate import evaluate_router
+
+        return evaluate_router(self, labelled, **options)
+
+
+def build_router(
+    routes: RouteSet | str | Any | None = None,
+    *,
+    embedder: Any = None,
+    rules: Sequence[Any] = (),
+    llm: Any = None,
+    semantic: Mapping[str, Any] | None = None,
+    config: RouterConfig | None = None,
+    retriever: Retrieve | None = None,
+    stale_docs: StaleDocs | None = None,
+) -> Router:
+    """A router stacking rules, then semantic (when an embedder is given), then llm (when a model is given).
+
+    Args:
+        routes: a :class:`RouteSet`, the JSON shape, a file path, or ``None`` for the packaged defaults.
+        embedder: enables the semantic strategy; ``semantic`` holds its options (threshold, k ...).
+        rules: :class:`~ragtune.routing.rules.Rule` overrides, checked first.
+        llm: a chat model: enables the llm strategy, asked when the earlier ones are not confident.
+        config, retriever, stale_docs: see :class:`Router`.
+    """
+    from ragtune.routing.llm import LLMStrategy
+    from ragtune.routing.routes import as_route_set
+    from ragtune.routing.rules import RulesStrategy
+
+    route_set = as_route_set(routes)
+    strategies: list[RoutingStrategy] = []
+    if rules:
+        strategies.append(RulesStrategy(route_set, rules))
+    if embedder is not None:
+        strategies.append(SemanticStrategy(route_set, embedder, **dict(semantic or {})))
+    if llm is not None:
+        strategies.append(LLMStrategy(route_set, llm))
+    return Router(route_set, strategies, config=config, retriever=retriever, stale_docs=stale_docs)
+
+
+__all__ = ["Retrieve", "Router", "build_router", "RouterConfig", "RouterInput", "StaleDocs", "retrieval_confidence"]

@@ -1,0 +1,235 @@
+"""Semantic routing: the query goes to the route whose description and examples it is closest to.
+
+A route's score mixes two similarities (cosine, over the embedder's normalised vectors):
+
+* **kNN**: the mean of the ``k`` highest similarities to the route's examples (``k=1`` is the
+  nearest example);
+* **prototype**: the similarity to the route's prototype vector: the centroid of its examples,
+  or, after :meth:`SemanticStrategy.fit`, a prototype learned from the examples so that each
+  example is closer to its own route's prototype than to any other (a cosine-softmax head).
+
+``score = knn_weight * knn + (1 - knn_weight) * prototype``. The best route is confident when
+its score reaches its threshold (the route's own ``threshold``, else the strategy's) and leads
+the runner-up by at least ``margin``. :meth:`fit` chooses ``knn_weight``, ``k``, the threshold
+(and optionally per-route thresholds) from labelled queries.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Sequence
+
+import numpy as np
+
+from ragtune.embeddings.base import Embedder
+from ragtune.errors import ConfigError
+from ragtune.routing.base import RoutingStrategy
+from ragtune.routing.decision import RouteDecision
+from ragtune.routing.fitting import FitReport, fit_semantic
+from ragtune.routing.routes import RouteSet
+
+log = logging.getLogger(__name__)
+
+_BATCH = 256
+
+
+class SemanticStrategy(RoutingStrategy):
+    """Nearest route by embedding similarity, with thresholds and a margin.
+
+    Args:
+        routes: the routes; each needs a description or at least one example.
+        embedder: embeds route examples and queries (the same one for both).
+        threshold: minimum score of the best route for a confident decision.
+        margin: minimum lead of the best route over the runner-up.
+        k: how many nearest examples of a route the kNN similarity averages.
+        knn_weight: weight of the kNN similarity against the prototype similarity.
+        include_description: embed each route's description as one more example.
+
+    Example:
+        >>> semantic = SemanticStrategy(RouteSet.from_file("routes.json"), LocalEmbedder(), threshold=0.35)
+        >>> semantic.propose("what does clause 4.2 of our contract say?").route
+        'rag'
+    """
+
+    name = "semantic"
+
+    def __init__(
+        self,
+        routes: RouteSet,
+        embedder: Embedder,
+        *,
+        threshold: float = 0.3,
+        margin: float = 0.0,
+        k: int = 3,
+        knn_weight: float = 0.5,
+        include_description: bool = True,
+    ) -> None:
+        if k < 1:
+            raise ConfigError(f"k must be at least 1, got {k}")
+        if not 0.0 <= knn_weight <= 1.0:
+            raise ConfigError(f"knn_weight must be within [0, 1], got {knn_weight}")
+        self.routes = routes
+        self.embedder = embedder
+        self.threshold = threshold
+        self.margin = margin
+        self.k = k
+        self.knn_weight = knn_weight
+        self.include_description = include_description
+        self.names = routes.names
+        self.route_thresholds: dict[str, float] = {r.name: r.threshold for r in routes if r.threshold is not None}
+        """Per-route thresholds overriding ``threshold`` (from the routes file, or set by :meth:`fit`)."""
+        self._examples: np.ndarray | None = None
+        self._owner: np.ndarray | None = None
+        self._slots: np.ndarray | None = None
+        self.prototypes: np.ndarray | None = None
+        """``(routes, dim)`` prototype vectors: centroids, or learned by :meth:`fit`."""
+
+    # -- route vectors ----------------------------------------------------------------------------
+    def route_texts(self) -> tuple[list[str], list[int]]:
+        """Every text embedded for the routes, and the index of the route each belongs to."""
+        texts: list[str] = []
+        owner: list[int] = []
+        for i, route in enumerate(self.routes):
+            items = list(route.examples)
+            if self.include_description and route.description:
+                items.append(route.description)
+            if not items:
+                msg = f"Route {route.name!r} has neither description nor examples; semantic routing needs one"
+                raise ConfigError(msg)
+            texts.extend(items)
+            owner.extend([i] * len(items))
+        return texts, owner
+
+    def prepare(self) -> None:
+        """Embed the routes now (otherwise done on first use)."""
+        if self._examples is not None:
+            return
+        texts, owner = self.route_texts()
+        vectors = self.embed(texts)
+        self.set_route_vectors(vectors, np.asarray(owner))
+
+    def set_route_vectors(self, vectors: np.ndarray, owner: np.ndarray, prototypes: np.ndarray | None = None) -> None:
+        """Use precomputed example vectors (rows of ``vectors``, route index per row in ``owner``)."""
+        self._examples = np.asarray(vectors, dtype=np.float32)
+        self._owner = np.asarray(owner, dtype=np.int64)
+        counts = np.bincount(self._owner, minlength=len(self.names))
+        slots = np.full((len(self.names), int(counts.max())), -1, dtype=np.int64)
+        fill = np.zeros(len(self.names), dtype=np.int64)
+        for row, route in enumerate(self._owner):
+            slots[route, fill[route]] = row
+            fill[route] += 1
+        self._slots = slots
+        if prototypes is None:
+            prototypes = np.stack([self._examples[self._owner == i].mean(axis=0) for i in range(len(self.names))])
+        self.prototypes = _unit(prototypes)
+
+    @property
+    def example_vectors(self) -> tuple[np.ndarray, np.ndarray]:
+        self.prepare()
+        assert self._examples is not None and self._owner is not None
+        return self._examples, self._owner
+
+    # -- scoring ----------------------------------------------------------------------------------
+    def knn_scores(self, queries: np.ndarray, ks: Sequence[int]) -> dict[int, np.ndarray]:
+        """Mean of the top-``k`` example similarities per route, for each ``k`` in ``ks``: ``(m, routes)``."""
+        examples, _ = self.example_vectors
+        assert self._slots is not None
+        kmax = min(max(ks), self._slots.shape[1])
+        out = {k: np.empty((len(queries), len(self.names)), dtype=np.float32) for k in ks}
+        valid = self._slots >= 0
+        for start in range(0, len(queries), _BATCH):
+            sims = queries[start : start + _BATCH] @ examples.T
+            grouped = np.where(valid[None], sims[:, self._slots], -np.inf)
+            top = -np.sort(-grouped, axis=2)[:, :, :kmax] if kmax < grouped.shape[2] else -np.sort(-grouped, axis=2)
+            for k in ks:
+                kk = min(k, top.shape[2])
+                part = top[:, :, :kk]
+                finite = np.isfinite(part)
+                out[k][start : start + _BATCH] = np.where(finite, part, 0.0).sum(axis=2) / np.maximum(
+                    finite.sum(axis=2), 1
+                )
+        return out
+
+    def prototype_scores(self, queries: np.ndarray) -> np.ndarray:
+        self.prepare()
+        assert self.prototypes is not None
+        return np.asarray(queries @ self.prototypes.T, dtype=np.float32)
+
+    def score_vectors(self, queries: np.ndarray) -> np.ndarray:
+        """Route scores ``(m, routes)`` for query vectors ``(m, dim)``."""
+        queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
+        scores = np.zeros((len(queries), len(self.names)), dtype=np.float32)
+        if self.knn_weight > 0:
+            scores += self.knn_weight * self.knn_scores(queries, [self.k])[self.k]
+        if self.knn_weight < 1:
+            scores += (1 - self.knn_weight) * self.prototype_scores(queries)
+        return scores
+
+    def thresholds(self) -> np.ndarray:
+        """The threshold in force for each route (its own, else the strategy's)."""
+        return np.array([self.route_thresholds.get(n, self.threshold) for n in self.names], dtype=np.float32)
+
+    def decide(self, scores: np.ndarray) -> list[RouteDecision]:
+        """Decisions from a ``(m, routes)`` score matrix."""
+        thresholds = self.thresholds()
+        decisions = []
+        for row in np.atleast_2d(scores):
+            order = np.argsort(-row)
+            best = int(order[0])
+            top = float(row[best])
+            second = float(row[order[1]]) if len(order) > 1 else -1.0
+            needed = float(thresholds[best])
+            confident = top >= needed and top - second >= self.margin
+            name = self.names[best]
+            if confident:
+                reason = f"semantic: closest to route {name!r} (score {top:.3f} >= {needed:.3f})"
+            elif top < needed:
+                reason = f"semantic: best route {name!r} scored {top:.3f}, below its threshold {needed:.3f}"
+            else:
+                reason = f"semantic: {name!r} leads by {top - second:.3f}, less than the margin {self.margin:.3f}"
+            decisions.append(
+                RouteDecision(
+                    route=name,
+                    confidence=float(np.clip(top, 0.0, 1.0)),
+                    scores={n: round(float(s), 4) for n, s in zip(self.names, row, strict=True)},
+                    reason=reason,
+                    strategy=self.name,
+                    confident=bool(confident),
+                )
+            )
+        return decisions
+
+    def _propose(self, query: str) -> RouteDecision | None:
+        return self._propose_many([query])[0]
+
+    def _propose_many(self, queries: list[str]) -> list[RouteDecision | None]:
+        if not queries:
+            return []
+        return list(self.decide(self.score_vectors(self.embed(queries))))
+
+    def embed(self, queries: Sequence[str]) -> np.ndarray:
+        """Embed queries the way route examples are embedded (they are queries too)."""
+        return self.embedder.embed_documents(list(queries))
+
+    # -- fitting ----------------------------------------------------------------------------------
+    def fit(
+        self,
+        queries: Sequence[str],
+        labels: Sequence[str | None],
+        **options: object,
+    ) -> FitReport:
+        """Choose ``knn_weight``, ``k``, prototypes and thresholds from labelled queries.
+
+        Labels that name no route (``None``, ``"oos"``) mark out-of-scope queries: the fitted
+        strategy should not be confident on them. Options are those of :func:`fit_semantic`.
+        """
+        return fit_semantic(self, queries, labels, **options)  # type: ignore[arg-type]
+
+
+def _unit(matrix: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
+    norms[norms == 0] = 1.0
+    return np.asarray(matrix / norms, dtype=np.float32)
+
+
+__all__ = ["FitReport", "SemanticStrategy"]
