@@ -29,6 +29,7 @@ def compare(
         typer.Option("--new-facts", help="Documents with the facts of the update questions (repeat)."),
     ] = None,
     k: Annotated[int, typer.Option("--k", min=1, help="Passages retrieved per question.")] = 4,
+    epochs: Annotated[int, typer.Option("--epochs", min=1, help="LoRA epochs when training the local model.")] = 4,
     json_out: JsonFlag = False,
     *,
     settings: Settings,
@@ -44,7 +45,7 @@ def compare(
     from ragtune.workspace import Workspace
 
     names = tuple(a.strip() for a in approaches.split(",") if a.strip())
-    config = CompareConfig(approaches=names, model=model, k=k)
+    config = CompareConfig(approaches=names, model=model, k=k, train_epochs=epochs)
     items = load_eval(eval_file)
     with Workspace(settings) as ws, progress_bar("compare") as bar:
         results = run_compare(ws, corpus, items, new_facts=new_facts or [], config=config, progress=bar)
