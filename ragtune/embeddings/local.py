@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import copy
 import functools
 import logging
 import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -54,7 +56,11 @@ class LocalEmbedder(Embedder):
         get_dim = getattr(self._model, "get_embedding_dimension", None) or self._model.get_sentence_embedding_dimension
         self.dim = int(get_dim())
         self.max_tokens = int(self._model.max_seq_length)
-        self._tokenizer = self._model.tokenizer
+        # Fast tokenizers keep mutable truncation/padding state, so the model's own
+        # tokenizer must never be shared with token counting in another thread.
+        self._tokenizer = copy.deepcopy(self._model.tokenizer)
+        self._tokenizer.model_max_length = 1 << 30  # counting long texts is not an error
+        self._tokenizer_lock = threading.Lock()
 
     def _embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
         try:
@@ -71,7 +77,8 @@ class LocalEmbedder(Embedder):
         return np.asarray(vectors, dtype=np.float32)
 
     def count_tokens(self, text: str) -> int:
-        return len(self._tokenizer.encode(text, add_special_tokens=False))
+        with self._tokenizer_lock:
+            return len(self._tokenizer.encode(text, add_special_tokens=False))
 
 
 __all__ = ["MINILM_ID", "LocalEmbedder", "minilm_path"]
