@@ -1,1 +1,84 @@
-"""ragtune.chains"""
+"""Prompt construction, context assembly, answer synthesis and the routed RAG chain.
+
+Data flows loaders -> index -> retrievers -> routing -> chains. Names load lazily, so
+``import ragtune.chains`` loads neither LangChain nor a model.
+
+Example:
+    >>> from ragtune.chains import build_chain
+    >>> chain = build_chain(workspace)
+    >>> answer = chain.invoke("What does the handbook say about refunds?")
+    >>> answer.text, answer.route, [c.source for c in answer.citations]
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ragtune.chains.answer import NOT_FOUND, Answer, Citation, DroppedChunk, Segment, Usage
+    from ragtune.chains.build import build_chain, registry_staleness
+    from ragtune.chains.context import ContextBlock, ContextOptions, PackedContext, assemble, pack, render_context
+    from ragtune.chains.models import ChainModel
+    from ragtune.chains.prompt import DATA_RULE, Prompts
+    from ragtune.chains.rag_chain import ChainConfig, RagChain
+    from ragtune.chains.synthesis import MapReduceSynthesizer, RefineSynthesizer, StuffSynthesizer, Synthesizer
+
+_LAZY = {
+    "NOT_FOUND": "answer",
+    "Answer": "answer",
+    "Citation": "answer",
+    "DroppedChunk": "answer",
+    "Segment": "answer",
+    "Usage": "answer",
+    "build_chain": "build",
+    "registry_staleness": "build",
+    "ContextBlock": "context",
+    "ContextOptions": "context",
+    "PackedContext": "context",
+    "assemble": "context",
+    "pack": "context",
+    "render_context": "context",
+    "ChainModel": "models",
+    "DATA_RULE": "prompt",
+    "Prompts": "prompt",
+    "ChainConfig": "rag_chain",
+    "RagChain": "rag_chain",
+    "MapReduceSynthesizer": "synthesis",
+    "RefineSynthesizer": "synthesis",
+    "StuffSynthesizer": "synthesis",
+    "Synthesizer": "synthesis",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        return getattr(importlib.import_module(f"ragtune.chains.{_LAZY[name]}"), name)
+    raise AttributeError(f"module 'ragtune.chains' has no attribute {name!r}")
+
+
+__all__ = [
+    "DATA_RULE",
+    "NOT_FOUND",
+    "Answer",
+    "ChainConfig",
+    "ChainModel",
+    "Citation",
+    "ContextBlock",
+    "ContextOptions",
+    "DroppedChunk",
+    "MapReduceSynthesizer",
+    "PackedContext",
+    "Prompts",
+    "RagChain",
+    "RefineSynthesizer",
+    "Segment",
+    "StuffSynthesizer",
+    "Synthesizer",
+    "Usage",
+    "assemble",
+    "build_chain",
+    "pack",
+    "registry_staleness",
+    "render_context",
+]

@@ -1,0 +1,258 @@
+"""The chain: route the question, then retrieve and/or generate with the base or fine-tuned model.
+
+Routes:
+
+* ``rag``: retrieve + base model;
+* ``finetuned``: the fine-tuned model alone;
+* ``hybrid``: retrieve + fine-tuned model, sentences without a valid citation marked uncited;
+* ``direct``: the base model alone.
+
+Without a fine-tuned model, ``finetuned`` and ``hybrid`` run on the base model and the
+decision's reason says so. One generator implements a run: ``invoke`` drains it, ``stream``
+yields its tokens and then the final :class:`~ragtune.chains.answer.Answer`; the async twins
+step the same generator in a context-copying worker thread.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
+from typing import Any, Literal, Union, cast
+
+from langchain_core.callbacks import CallbackManagerForChainRun
+from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import patch_config, run_in_executor
+from pydantic import BaseModel, ConfigDict, Field
+
+from ragtune.chains.answer import NOT_FOUND, Answer, Citation
+from ragtune.chains.citations import cited_numbers, clean_citations, resolve, segments
+from ragtune.chains.context import ContextOptions, assemble
+from ragtune.chains.models import ChainModel
+from ragtune.chains.prompt import Prompts
+from ragtune.chains.synthesis import MODES, Meter, call_model
+from ragtune.chains.synthesis.base import SynthesisResult
+from ragtune.embeddings.base import Embedder
+from ragtune.errors import ConfigError
+from ragtune.routing.decision import CHAIN_ROUTES, DIRECT, FINETUNED, HYBRID, RAG, RouteDecision
+from ragtune.routing.router import Router
+from ragtune.schema import Hit
+
+ChainInput = Union[str, dict[str, Any]]
+ChainOutput = Union[str, Answer]
+Retrieve = Callable[[str], list[Hit]]
+
+_DONE = object()
+
+
+class ChainConfig(BaseModel):
+    """How the chain synthesises answers."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    mode: Literal["stuff", "refine", "map_reduce"] = "stuff"
+    """``stuff`` (one prompt), ``refine`` or ``map_reduce`` (context larger than the window)."""
+    context: ContextOptions = Field(default_factory=ContextOptions)
+    """Dedupe, merge and token budget of the context."""
+
+
+def is_not_found(text: str) -> bool:
+    """True when an answer declines with the not-found sentence."""
+    return NOT_FOUND.lower().rstrip(".") in " ".join(text.lower().split())
+
+
+def _parse(value: ChainInput) -> tuple[str, str | None]:
+    if isinstance(value, str):
+        return value, None
+    if isinstance(value, dict):
+        question = value.get("question", value.get("query", value.get("input")))
+        route = value.get("route")
+        if isinstance(question, str) and question.strip():
+            if route in (None, "", "auto"):
+                return question, None
+            if route not in CHAIN_ROUTES:
+                msg = f"Unknown route {route!r}; use auto, {', '.join(CHAIN_ROUTES)}"
+                raise ConfigError(msg)
+            return question, str(route)
+    msg = f"Chain input must be a question or {{'question': ..., 'route': ...}}; got {value!r}"
+    raise ConfigError(msg)
+
+
+class RagChain(Runnable[ChainInput, Answer]):
+    """Routes each question and answers it with citations, usage and the reason for the route.
+
+    Args:
+        base: the base model (``rag`` and ``direct`` routes).
+        finetuned: the fine-tuned model (``finetuned`` and ``hybrid``); ``None`` falls back to ``base``.
+        router: decides the route; ``None`` sends every question to ``rag`` unless the input names a route.
+        retriever: ``query -> hits`` for the retrieval routes (e.g. ``searcher.search``).
+        prompts: override any prompt (see :class:`~ragtune.chains.prompt.Prompts`).
+        config: synthesis mode and context options.
+        prices: a :class:`~ragtune.llm.PriceTable` for cost estimates (default: the packaged one).
+        embedder: enables embedding-cosine dedupe when ``config.context.cosine`` is set.
+
+    Example:
+        >>> chain = RagChain(base=ChainModel.of(LocalChatModel()), router=router, retriever=searcher.search)
+        >>> answer = chain.invoke("How do I rotate the API key?")
+        >>> for piece in chain.stream({"question": "Hi!", "route": "direct"}):
+        ...     print(piece if isinstance(piece, str) else f"\\n[{piece.route}]", end="")
+    """
+
+    def __init__(
+        self,
+        *,
+        base: ChainModel,
+        finetuned: ChainModel | None = None,
+        router: Router | None = None,
+        retriever: Retrieve | None = None,
+        prompts: Prompts | None = None,
+        config: ChainConfig | None = None,
+        prices: Any = None,
+        embedder: Embedder | None = None,
+    ) -> None:
+        self.base = base
+        self.finetuned = finetuned
+        self.router = router
+        self.retriever = retriever
+        self.prompts = prompts or Prompts()
+        self.config = config or ChainConfig()
+        if prices is None:
+            from ragtune.llm.pricing import PriceTable
+
+            prices = PriceTable.default()
+        self.prices = prices
+        self.embedder = embedder
+        self.synthesizer = MODES[self.config.mode](self.prompts, self.config.context)
+
+    # -- one run, as a generator --------------------------------------------------------------------
+    def _decide(self, question: str, forced: str | None, meter: Meter) -> RouteDecision:
+        if forced is not None:
+            return RouteDecision(route=forced, confidence=1.0, reason="route chosen by the caller", strategy="forced")
+        if self.router is None:
+            return RouteDecision(
+                route=RAG, confidence=1.0, reason="no router: every question retrieves", strategy="none"
+            )
+        started = time.perf_counter()
+        decision = self.router.route(question)
+        meter.step("route", (time.perf_counter() - started) * 1000)
+        return decision
+
+    def _target(self, decision: RouteDecision) -> str:
+        route = decision.route
+        if self.router is not None and route in self.router.routes:
+            route = self.router.routes[route].runs
+        if route not in CHAIN_ROUTES:
+            msg = f"Route {decision.route!r} runs {route!r}, not a chain route; set its target to one of {CHAIN_ROUTES}"
+            raise ConfigError(msg)
+        return route
+
+    def _model_for(self, route: str, decision: RouteDecision) -> tuple[ChainModel, RouteDecision]:
+        if route not in (FINETUNED, HYBRID):
+            return self.base, decision
+        if self.finetuned is not None:
+            return self.finetuned, decision
+        note = f"No 'finetuned' model is registered, so the {route} route ran on 'base'."
+        return self.base, decision.model_copy(update={"reason": f"{decision.reason} {note}".strip()})
+
+    def _retrieve(self, question: str, decision: RouteDecision, meter: Meter) -> list[Hit]:
+        if decision.hits:
+            return list(decision.hits)
+        if self.retriever is None:
+            raise ConfigError("The rag and hybrid routes need a retriever: pass retriever=searcher.search")
+        started = time.perf_counter()
+        hits = list(self.retriever(question))
+        meter.step("retrieve", (time.perf_counter() - started) * 1000)
+        return hits
+
+    def run(self, value: ChainInput, config: RunnableConfig | None = None) -> Generator[str, None, Answer]:
+        """Yield answer tokens and return the :class:`Answer` (the one implementation of a run)."""
+        question, forced = _parse(value)
+        meter = Meter(self.prices, config)
+        decision = self._decide(question, forced, meter)
+        route = self._target(decision)
+        model, decision = self._model_for(route, decision)
+        base: dict[str, Any] = {"question": question, "route": route, "decision": decision, "model": model.model_id}
+        if decision.abstain:
+            yield NOT_FOUND
+            return Answer(text=NOT_FOUND, abstained=True, usage=meter.usage(), **base)
+        if route in (DIRECT, FINETUNED):
+            template = self.prompts.direct if route == DIRECT else self.prompts.finetuned
+            prefix = ""
+            if decision.not_found:
+                prefix = NOT_FOUND + " "
+                yield prefix
+            text = yield from call_model(model, template.format_messages(question=question), meter, "generate")
+            return Answer(text=prefix + text.strip(), usage=meter.usage(), **base)
+        hits = self._retrieve(question, decision, meter)
+        if not hits:
+            yield NOT_FOUND
+            return Answer(text=NOT_FOUND, abstained=True, mode=self.config.mode, usage=meter.usage(), **base)
+        blocks, duplicates = assemble(hits, self.config.context, embedder=self.embedder)
+        result = yield from self.synthesizer.run(question, blocks, model, meter)
+        return self._answer(result, duplicates, meter, hybrid=route == HYBRID, **base)
+
+    def _answer(
+        self, result: SynthesisResult, duplicates: list[Any], meter: Meter, *, hybrid: bool, **base: Any
+    ) -> Answer:
+        shown: dict[int, Citation] = {}
+        for block in result.shown:
+            shown.setdefault(block.number, block.citation())
+        text, invalid = clean_citations(result.text.strip(), set(shown))
+        return Answer(
+            text=text,
+            mode=self.config.mode,
+            citations=resolve(cited_numbers(text), shown),
+            context=list(shown.values()),
+            invalid_citations=list(dict.fromkeys(result.invalid_citations + invalid)),
+            dropped_context=[*duplicates, *result.dropped],
+            segments=segments(text, set(shown)) if hybrid else [],
+            abstained=is_not_found(text),
+            usage=meter.usage(),
+            **base,
+        )
+
+    # -- runnable ------------------------------------------------------------------------------------
+    @staticmethod
+    def _child(run_manager: CallbackManagerForChainRun, config: RunnableConfig) -> RunnableConfig:
+        return patch_config(config, callbacks=run_manager.get_child())
+
+    def _invoke(self, value: ChainInput, run_manager: CallbackManagerForChainRun, config: RunnableConfig) -> Answer:
+        generator = self.run(value, self._child(run_manager, config))
+        while True:
+            try:
+                next(generator)
+            except StopIteration as stop:
+                return cast(Answer, stop.value)
+
+    def _transform(
+        self, values: Iterator[ChainInput], run_manager: CallbackManagerForChainRun, config: RunnableConfig
+    ) -> Iterator[ChainOutput]:
+        for value in values:
+            answer = yield from self.run(value, self._child(run_manager, config))
+            yield answer
+
+    def invoke(self, input: ChainInput, config: RunnableConfig | None = None, **kwargs: Any) -> Answer:
+        """Answer one question (``str`` or ``{"question": ..., "route": ...}``)."""
+        return self._call_with_config(self._invoke, input, config, run_type="chain")
+
+    def stream(  # type: ignore[override]
+        self, input: ChainInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> Iterator[ChainOutput]:
+        """Yield the answer's tokens as they are generated, then the final :class:`Answer`."""
+        transform = cast(Any, self._transform)
+        yield from cast(Iterator[ChainOutput], self._transform_stream_with_config(iter([input]), transform, config))
+
+    async def astream(  # type: ignore[override]
+        self, input: ChainInput, config: RunnableConfig | None = None, **kwargs: Any
+    ) -> AsyncIterator[ChainOutput]:
+        """Async twin of :meth:`stream`: the same run, stepped in a worker thread."""
+        iterator = self.stream(input, config, **kwargs)
+        while True:
+            item = await run_in_executor(config, next, iterator, _DONE)
+            if item is _DONE:
+                return
+            yield cast(ChainOutput, item)
+
+    # ainvoke and abatch: Runnable's defaults run invoke in a context-copying executor.
+
+
+__all__ = ["ChainConfig", "ChainInput", "ChainOutput", "RagChain", "is_not_found"]
