@@ -1,0 +1,186 @@
+"""``ragtune ask`` and ``ragtune route``: answer a question through the router, or show only the decision."""
+
+from __future__ import annotations
+
+from enum import Enum
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ragtune.cli.common import EXIT_USAGE, JsonFlag, console, emit_json, fail, with_settings
+from ragtune.cli.main import app
+from ragtune.config import Settings
+
+if TYPE_CHECKING:
+    from ragtune.chains.answer import Answer
+
+
+class RouteChoice(str, Enum):
+    AUTO = "auto"
+    RAG = "rag"
+    FINETUNED = "finetuned"
+    HYBRID = "hybrid"
+    DIRECT = "direct"
+
+
+class Mode(str, Enum):
+    STUFF = "stuff"
+    REFINE = "refine"
+    MAP_REDUCE = "map_reduce"
+
+
+RoutesOpt = Annotated[
+    Path | None, typer.Option("--routes", help="Routes JSON file (default: the routes shipped with ragtune).")
+]
+
+
+def answer_json(answer: Answer) -> dict[str, Any]:
+    """The ``ask --json`` document."""
+    decision = answer.decision
+    return {
+        "answer": answer.text,
+        "route": answer.route,
+        "reason": decision.reason if decision else "",
+        "confidence": decision.confidence if decision else None,
+        "strategy": decision.strategy if decision else "",
+        "model": answer.model,
+        "mode": answer.mode,
+        "abstained": answer.abstained,
+        "citations": [c.model_dump(mode="json") for c in answer.citations],
+        "context": [c.model_dump(mode="json") for c in answer.context],
+        "invalid_citations": answer.invalid_citations,
+        "uncited": [s.text for s in answer.uncited],
+        "dropped_context": [d.model_dump(mode="json") for d in answer.dropped_context],
+        "usage": answer.usage.model_dump(mode="json"),
+    }
+
+
+def _show_answer(answer: Answer, streamed: bool) -> None:
+    if not streamed:
+        console.print(answer.text, highlight=False)
+    else:
+        console.print()
+    decision = answer.decision
+    why = f" ({decision.reason})" if decision and decision.reason else ""
+    console.print(f"\n[bold]route:[/] {answer.route}{why}", highlight=False)
+    if answer.citations:
+        console.print("[bold]sources:[/]")
+    elif answer.context:
+        console.print("[bold]context shown to the model[/] (none cited):")
+    for citation in answer.citations or answer.context:
+        page = f" p.{citation.page}" if citation.page is not None else ""
+        console.print(
+            f"  [{citation.number}] {citation.source}{page}  ({citation.chunk_id})", highlight=False, markup=False
+        )
+    if answer.invalid_citations:
+        console.print(f"[yellow]removed invalid citations:[/] {answer.invalid_citations}")
+    if answer.uncited:
+        console.print(f"[yellow]uncited sentences:[/] {len(answer.uncited)} of {len(answer.segments)}")
+    usage = answer.usage
+    cost = "unknown" if usage.cost_usd is None else f"${usage.cost_usd:.6f}"
+    total = usage.latency_ms.get("total", 0.0)
+    console.print(
+        f"[dim]{usage.input_tokens} tokens in, {usage.output_tokens} out; {total / 1000:.2f}s; cost {cost}[/]",
+        highlight=False,
+    )
+
+
+@app.command()
+@with_settings
+def ask(
+    question: Annotated[str, typer.Argument(help="The question.")],
+    route: Annotated[RouteChoice, typer.Option("--route", help="Force a route, or let the router decide.")] = (
+        RouteChoice.AUTO
+    ),
+    routes: RoutesOpt = None,
+    mode: Annotated[Mode, typer.Option("--mode", help="Synthesis mode for retrieval routes.")] = Mode.STUFF,
+    k: Annotated[int, typer.Option("--k", min=1, help="Chunks to retrieve.")] = 4,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="Longest reply.")] = 256,
+    json_out: JsonFlag = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Answer QUESTION: route it, retrieve where needed, and show the answer, route, sources, latency and cost."""
+    from ragtune.chains.build import build_chain
+    from ragtune.chains.rag_chain import ChainConfig
+    from ragtune.retrievers.search import SearchOptions
+    from ragtune.workspace import Workspace
+
+    with Workspace(settings) as ws:
+        chain = build_chain(
+            ws,
+            routes,
+            config=ChainConfig(mode=mode.value),
+            search=SearchOptions(k=k),
+            max_new_tokens=max_new_tokens,
+        )
+        value = {"question": question, "route": route.value}
+        if json_out:
+            emit_json(answer_json(chain.invoke(value)))
+            return
+        result = None
+        for piece in chain.stream(value):
+            if isinstance(piece, str):
+                console.print(piece, end="", highlight=False, markup=False)
+            else:
+                result = piece
+    assert result is not None
+    _show_answer(result, streamed=True)
+
+
+@app.command(name="route")
+@with_settings
+def route_cmd(
+    query: Annotated[str | None, typer.Argument(help="The query to route (omit with --eval).")] = None,
+    routes: RoutesOpt = None,
+    eval_file: Annotated[
+        Path | None, typer.Option("--eval", help='Labelled JSONL ({"query": ..., "route": ...}) to score the router.')
+    ] = None,
+    threshold: Annotated[float | None, typer.Option("--threshold", help="Semantic threshold override.")] = None,
+    json_out: JsonFlag = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Show the route QUERY would take, or score the router on a labelled file (--eval)."""
+    if (query is None) == (eval_file is None):
+        fail("give either a QUERY or --eval LABELLED.jsonl (not both)", code=EXIT_USAGE)
+    from ragtune.errors import InputError
+    from ragtune.routing.evaluate import load_labelled
+    from ragtune.routing.router import build_router
+    from ragtune.routing.routes import as_route_set
+    from ragtune.workspace import Workspace
+
+    semantic = {"threshold": threshold} if threshold is not None else None
+    route_set = as_route_set(routes)  # a bad routes file fails before any model loads
+    with Workspace(settings) as ws:
+        router = build_router(route_set, embedder=ws.embedder, semantic=semantic)
+    if eval_file is not None:
+        try:
+            labelled = load_labelled(eval_file)
+        except InputError as exc:
+            fail(str(exc), code=EXIT_USAGE)
+        report = router.evaluate(labelled)
+        if json_out:
+            emit_json(report)
+            return
+        console.print(f"accuracy {report.accuracy:.3f} on {report.n} queries", highlight=False)
+        labels = sorted({*report.confusion, *(p for row in report.confusion.values() for p in row)})
+        console.print("true \\ predicted  " + "  ".join(f"{p:>9}" for p in labels), highlight=False)
+        for truth in labels:
+            row = report.confusion.get(truth, {})
+            console.print(f"{truth:>17}  " + "  ".join(f"{row.get(p, 0):>9}" for p in labels), highlight=False)
+        return
+    assert query is not None
+    decision = router.route(query)
+    if json_out:
+        emit_json(decision)
+        return
+    flag = "" if decision.confident else " [yellow](not confident)[/]"
+    console.print(f"[bold]{decision.route}[/] confidence {decision.confidence:.3f}{flag}")
+    console.print(decision.reason, highlight=False)
+    for name, score in sorted(decision.scores.items(), key=lambda kv: -kv[1]):
+        console.print(f"  {name:>10} {score:.3f}", highlight=False)
+
+
+__all__ = ["answer_json", "ask", "route_cmd"]
