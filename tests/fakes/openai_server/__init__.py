@@ -1,7 +1,9 @@
 """An in-process OpenAI API for tests: the real ``openai`` client (and ``ChatOpenAI``) talk to it over HTTP.
 
 Implemented: ``POST /v1/chat/completions`` (JSON and SSE streaming, usage,
-tool calls, scripted replies and errors) and ``POST /v1/embeddings``. Every
+tool calls, scripted replies and errors), ``POST /v1/embeddings``, ``/v1/files``
+and ``/v1/fine_tuning/jobs`` (jobs advance as they are polled; see
+:mod:`.fine_tuning`). Every
 request is recorded; faults are injected per path::
 
     with FakeOpenAIServer() as server:
@@ -20,7 +22,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from . import chat, embeddings  # noqa: F401  (register their routes)
+from . import chat, embeddings, files, fine_tuning  # noqa: F401  (register their routes)
 from .base import FakeOpenAIServer, RecordedRequest, Response, error_response, extension, next_id, route
 from .chat import ChatScript, ScriptedReply
 from .embeddings import fake_embedding
