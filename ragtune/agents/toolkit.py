@@ -248,6 +248,9 @@ class RagtuneToolkit:
         ingest_roots: folders ``ingest`` may read from; ``None`` allows any path.
             Set it whenever the model is not trusted with the whole file system (MCP does).
         max_passage_chars: longest passage text shown to the model per search hit.
+        finetuned_model: registry name of the fine-tuned model; ``ask_finetuned`` refuses (for the
+            model to see) while no such model is registered, rather than letting the chain fall back
+            to the base model. ``None`` skips the check (your ``chain`` brings its own model).
     """
 
     def __init__(
@@ -259,8 +262,10 @@ class RagtuneToolkit:
         tenant: str | None = None,
         ingest_roots: Sequence[str | Path] | None = None,
         max_passage_chars: int = 1200,
+        finetuned_model: str | None = FINETUNED_MODEL,
     ) -> None:
         self.workspace = workspace
+        self.finetuned_model = finetuned_model
         self.tenant = tenant
         self.ingest_roots = None if ingest_roots is None else [Path(r).resolve() for r in ingest_roots]
         self.max_passage_chars = max_passage_chars
@@ -315,40 +320,41 @@ class RagtuneToolkit:
     def _check_finetuned(self) -> None:
         from ragtune.llm.registry import ModelRegistry
 
-        if FINETUNED_MODEL not in ModelRegistry(self.workspace.registry_path):
+        name = self.finetuned_model
+        if name is not None and name not in ModelRegistry(self.workspace.registry_path):
             msg = (
                 f"No fine-tuned model is registered in {self.workspace.store} (registry name "
-                f"{FINETUNED_MODEL!r}). Use the 'ask' tool with route 'auto' or 'rag', or search the documents."
+                f"{name!r}). Use the 'ask' tool with route 'auto' or 'rag', or search the documents."
             )
             raise ToolError(msg)
 
     def _route(self, args: AskInput) -> str | None:
-        if args.route in ("finetuned", "hybrid"):
-            self._check_finetuned()
         return None if args.route == "auto" else args.route
 
     def ask(self, question: str, route: str = "auto") -> ToolOutput:
         """Run ``ask``; the artifact is the chain's :class:`~ragtune.chains.answer.Answer`."""
         args = validate_input(AskInput, {"question": question, "route": route})
-        route = self._route(args)
-        answer = invoke_chain(self.chain, args.question, route)
+        forced = self._route(args)
+        answer = invoke_chain(self.chain, args.question, forced)
         return ToolOutput(content=format_answer(answer), artifact=answer)
 
     async def aask(self, question: str, route: str = "auto") -> ToolOutput:
         """Async twin of :meth:`ask`."""
         args = validate_input(AskInput, {"question": question, "route": route})
-        route = self._route(args)
-        answer = await ainvoke_chain(self.chain, args.question, route)
+        forced = self._route(args)
+        answer = await ainvoke_chain(self.chain, args.question, forced)
         return ToolOutput(content=format_answer(answer), artifact=answer)
 
     def ask_finetuned(self, question: str) -> ToolOutput:
         """Run ``ask_finetuned``: :meth:`ask` forced to the ``finetuned`` route."""
         args = validate_input(AskFinetunedInput, {"question": question})
+        self._check_finetuned()
         return self.ask(args.question, route="finetuned")
 
     async def aask_finetuned(self, question: str) -> ToolOutput:
         """Async twin of :meth:`ask_finetuned`."""
         args = validate_input(AskFinetunedInput, {"question": question})
+        self._check_finetuned()
         return await self.aask(args.question, route="finetuned")
 
     # -- ingest --------------------------------------------------------------------------------

@@ -233,19 +233,26 @@ class _Run:
         )
 
 
-def _default_answerers(workspace: Workspace, finetuned: str | None) -> Mapping[str, AnswerFn]:
-    from ragtune.evaluation.runners import chain_answerers
+def _default_answerers(config: CompareConfig) -> AnswererFactory:
+    def make(workspace: Workspace, finetuned: str | None) -> Mapping[str, AnswerFn]:
+        from ragtune.evaluation.runners import chain_answerers
 
-    return chain_answerers(workspace, finetuned)
+        return chain_answerers(workspace, finetuned, k=config.k)
+
+    return make
 
 
 def _default_trainer(config: CompareConfig) -> Trainer:
+    calls: list[str] = []
+
     def train(
         workspace: Workspace, paths: Sequence[str | Path], exclude: set[str], progress: ProgressCallback | None
     ) -> TrainResult:
-        from ragtune.evaluation.runners import train_local
+        from ragtune.evaluation.runners import COMPARE_MODEL, train_local
 
-        return train_local(workspace, paths, exclude, progress, epochs=config.train_epochs)
+        name = COMPARE_MODEL if not calls else f"{COMPARE_MODEL}-{len(calls) + 1}"
+        calls.append(name)
+        return train_local(workspace, paths, exclude, progress, name=name, epochs=config.train_epochs)
 
     return train
 
@@ -287,7 +294,7 @@ def compare(
     unknown = [a for a in config.approaches if a not in APPROACHES]
     if unknown or not config.approaches:
         raise ConfigError(f"Unknown approaches {unknown}; choose from {', '.join(APPROACHES)}.")
-    run = _Run(workspace, config, prices or PriceTable.default(), answerers or _default_answerers, progress)
+    run = _Run(workspace, config, prices or PriceTable.default(), answerers or _default_answerers(config), progress)
     train_fn = trainer or _default_trainer(config)
     questions = [i for i in items if not i.update]
     update_items = [i for i in items if i.update]

@@ -1,114 +1,86 @@
 """The default answerers and trainer of ``ragtune compare``: ragtune's chain and a local LoRA run.
 
-Training questions are generated from the indexed corpus by
-:func:`sentence_questions`: every fact sentence of every chunk becomes one
-question-answer pair, the question built from the sentence's subject ("The
-national dish is brine pie." -> "What is the national dish?") and the answer
-being the sentence itself. It needs no model, so it is deterministic and takes
-milliseconds; a 135M-parameter model writes worse questions, slowly. Pairs
-whose question normalises to an evaluation question are dropped (and counted):
-the model never trains on what it is evaluated on.
+Training questions are generated from the indexed corpus with
+:mod:`ragtune.finetune.generate`: by default the deterministic
+:class:`~ragtune.finetune.generate.TemplateQAGenerator` ("X is Y." becomes
+"What is X?" answered by the sentence, other sentences become fill-in-the-blank
+questions), which takes milliseconds and gives the same pairs every run; pass
+``generator="chat"`` to have the base chat model write them instead (slow on the
+CPU, and a 135M-parameter model writes poor questions). Pairs whose question
+normalises to an evaluation question are dropped and counted: the model never
+trains on what it is evaluated on.
 """
 
 from __future__ import annotations
 
-import json
 import logging
-import re
-import tempfile
 import time
 from collections.abc import Mapping, Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from ragtune.evaluation.answer_metrics import content_tokens, normalize_answer, split_sentences
+from ragtune.evaluation.answer_metrics import normalize_answer
 from ragtune.evaluation.compare import AnswerFn, TrainResult
 from ragtune.progress import ProgressCallback, ProgressEvent
 
 if TYPE_CHECKING:
+    from ragtune.finetune.generate import QAPair
     from ragtune.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
 COMPARE_MODEL = "compare-finetuned"
 """Registry name of the model ``ragtune compare`` trains."""
-SYSTEM_PROMPT = "Answer the question about the documents in one short sentence."
-
-_COPULA = re.compile(r"^(?P<subject>.{3,80}?)\s+(?P<verb>is|are|was|were|has|have)\s+(?P<rest>.+)$")
-_LEADING = {"the", "its", "a", "an", "their", "his", "her", "this", "these"}
 
 
-def _subject(text: str) -> str:
-    first, _, tail = text.partition(" ")
-    return f"{first.lower()} {tail}".strip() if first.lower() in _LEADING else text
-
-
-def question_for(sentence: str, title: str | None) -> str:
-    """A question whose answer is ``sentence``.
-
-    ``X is/are/was/were Y`` asks "What is X?", ``X has Y`` asks "What does X have?";
-    passives ("was founded in ...") and other sentences ask to complete the sentence's opening words.
-    """
-    text = sentence.strip().rstrip(".!?")
-    match = _COPULA.match(text)
-    if match:
-        subject, verb = _subject(match.group("subject")), match.group("verb")
-        participle = match.group("rest").split()[0]
-        if verb in ("has", "have"):
-            return f"What {'does' if verb == 'has' else 'do'} {subject} have?"
-        if not participle.endswith("ed"):
-            return f"What {verb} {subject}?"
-    words = text.split()
-    opening = " ".join(words[: max(3, len(words) // 2)])
-    where = f" from the {title} document" if title else ""
-    return f"Complete this fact{where}: {opening} ..."
-
-
-def _documents_under(workspace: Workspace, paths: Sequence[str | Path]) -> list[Any]:
+def _doc_ids_under(workspace: Workspace, paths: Sequence[str | Path]) -> list[str]:
     roots = [Path(p).resolve() for p in paths]
-    states = workspace.index.documents()
-    chosen = []
-    for state in states.values():
-        source = Path(state.source)
-        if any(source == root or source.is_relative_to(root) for root in roots):
-            chosen.append(state)
-    return sorted(chosen, key=lambda s: s.source)
+    return sorted(
+        doc_id
+        for doc_id, state in workspace.index.documents().items()
+        if any(Path(state.source) == root or Path(state.source).is_relative_to(root) for root in roots)
+    )
 
 
-def sentence_questions(
+def generate_questions(
     workspace: Workspace,
     paths: Sequence[str | Path],
     *,
-    exclude: set[str] = frozenset(),  # type: ignore[assignment]
-) -> tuple[list[dict[str, Any]], int]:
-    """Question-answer records (with provenance) for every fact sentence of the indexed documents under ``paths``.
+    exclude: set[str] | frozenset[str] = frozenset(),
+    generator: Literal["template", "chat"] = "template",
+    per_chunk: int = 4,
+    progress: ProgressCallback | None = None,
+) -> tuple[list[QAPair], int]:
+    """Question-answer pairs for the indexed documents under ``paths``, minus those that ask an ``exclude`` question.
 
     Returns:
-        ``(records, excluded)``: records in the QA shape ``prepare`` reads, and how many
-        generated questions matched an ``exclude`` question (normalised) and were dropped.
+        ``(pairs, excluded)``: the pairs (with doc and chunk provenance) and how many generated
+        questions matched an excluded one after SQuAD normalisation.
     """
+    from ragtune.finetune.generate import ChatQAGenerator, QAGenerator, TemplateQAGenerator, generate_pairs
+
+    maker: QAGenerator
+    if generator == "chat":
+        from ragtune.llm.factory import make_chat_model
+        from ragtune.llm.registry import ModelRegistry
+
+        base = ModelRegistry(workspace.registry_path).get("base")
+        maker = ChatQAGenerator(make_chat_model(base, workspace.settings, max_new_tokens=200))
+    else:
+        maker = TemplateQAGenerator()
     banned = {normalize_answer(q) for q in exclude}
-    records: list[dict[str, Any]] = []
-    excluded = 0
-    for state in _documents_under(workspace, paths):
-        for chunk in workspace.index.get_chunks(list(state.chunk_ids)):
-            for sentence in split_sentences(chunk.text):
-                if sentence.startswith("#") or len(content_tokens(sentence)) < 3:
-                    continue
-                question = question_for(sentence, chunk.title)
-                if normalize_answer(question) in banned:
-                    excluded += 1
-                    continue
-                records.append(
-                    {
-                        "question": question,
-                        "answer": sentence,
-                        "doc_id": state.doc_id,
-                        "chunk_id": chunk.id,
-                        "doc_hash": state.doc_hash,
-                    }
-                )
-    return records, excluded
+    doc_ids = _doc_ids_under(workspace, paths)
+    pairs = list(
+        generate_pairs(
+            workspace.index,
+            maker,
+            doc_ids=doc_ids,
+            per_chunk=per_chunk,
+            progress=_adapt(progress, "finetune: generate"),
+        )
+    )
+    kept = [p for p in pairs if normalize_answer(p.question) not in banned]
+    return kept, len(pairs) - len(kept)
 
 
 def _adapt(progress: ProgressCallback | None, phase: str) -> Any:
@@ -128,8 +100,9 @@ def train_local(
     progress: ProgressCallback | None = None,
     *,
     name: str = COMPARE_MODEL,
-    epochs: int = 6,
+    epochs: int = 4,
     learning_rate: float = 3e-3,
+    generator: Literal["template", "chat"] = "template",
 ) -> TrainResult:
     """Generate questions from the documents under ``paths``, then LoRA-train the local model and register it.
 
@@ -137,27 +110,26 @@ def train_local(
     learn the corpus, and the evaluation questions are held out by construction).
     """
     from ragtune.finetune.dataset import load_training_data
+    from ragtune.finetune.generate import write_pairs
     from ragtune.finetune.local_lora import LocalLoRAJob, LoraTrainConfig
     from ragtune.finetune.prepare import PrepareConfig, prepare
     from ragtune.llm.registry import LOCAL_MODEL_ID, ModelRegistry
 
     started = time.perf_counter()
-    records, excluded = sentence_questions(workspace, paths, exclude=exclude)
-    work = workspace.store / "compare"
-    work.mkdir(parents=True, exist_ok=True)
-    with tempfile.NamedTemporaryFile("w", suffix=".jsonl", dir=work, delete=False, encoding="utf-8") as handle:
-        for record in records:
-            handle.write(json.dumps(record) + "\n")
-        data_file = Path(handle.name)
+    pairs, excluded = generate_questions(workspace, paths, exclude=exclude, generator=generator, progress=progress)
+    work = workspace.store / "compare" / name
+    data_file = work / "generated.jsonl"
+    write_pairs(pairs, data_file)
     prepared = work / "prepared"
-    config = PrepareConfig(model=LOCAL_MODEL_ID, provider="local", val_fraction=0.0, system_prompt=SYSTEM_PROMPT)
+    # No system prompt: the chain's finetuned route asks the question exactly as trained.
+    config = PrepareConfig(model=LOCAL_MODEL_ID, provider="local", val_fraction=0.0, epochs=epochs)
     report = prepare([data_file], prepared, config, progress=_adapt(progress, "finetune: prepare"))
     data = load_training_data(prepared)
     train_config = LoraTrainConfig(epochs=epochs, learning_rate=learning_rate, batch_size=8, max_length=128)
     job = LocalLoRAJob(
         data,
         registry=ModelRegistry(workspace.registry_path),
-        output_dir=work / "adapters" / name,
+        output_dir=work / "adapter",
         name=name,
         config=train_config,
         index=workspace.index,
@@ -165,24 +137,43 @@ def train_local(
     )
     entry = job.run(progress=_adapt(progress, "finetune: train"))
     seconds = time.perf_counter() - started
-    tokens = report.tokens.model_dump() if hasattr(report.tokens, "model_dump") else {}
-    billed = int(tokens.get("billed", 0) or 0)
     return TrainResult(
         model=entry.name,
         seconds=round(seconds, 3),
         examples=len(data.train),
         excluded_eval_overlap=excluded,
-        training_tokens=billed,
-        details={"generated": len(records), "rejected": report.rejected, "epochs": epochs, "metrics": entry.metrics},
+        training_tokens=report.tokens.billed,
+        details={
+            "generator": generator,
+            "generated": len(pairs) + excluded,
+            "rejected": report.rejected,
+            "epochs": epochs,
+            "metrics": entry.metrics,
+        },
     )
 
 
-def chain_answerers(workspace: Workspace, finetuned: str | None) -> Mapping[str, AnswerFn]:
-    """One answer function per approach: the chain forced to the ``rag``, ``finetuned`` or ``hybrid`` route."""
-    from ragtune.agents.toolkit import invoke_chain
-    from ragtune.chains import build_chain
+def chain_answerers(
+    workspace: Workspace, finetuned: str | None, *, k: int = 4, max_new_tokens: int = 48
+) -> Mapping[str, AnswerFn]:
+    """One answer function per approach: ragtune's chain forced to the ``rag``, ``finetuned`` or ``hybrid`` route.
 
-    chain = build_chain(workspace, finetuned_model=finetuned) if finetuned else build_chain(workspace)
+    The chain's models come from the workspace's registry: ``base``, and ``finetuned`` (the registry
+    name) for the fine-tuned and hybrid routes.
+    """
+    from ragtune.agents.toolkit import invoke_chain
+    from ragtune.chains import ChainModel, RagChain
+    from ragtune.llm.registry import ModelRegistry
+    from ragtune.retrievers.search import SearchOptions
+
+    registry = ModelRegistry(workspace.registry_path)
+    settings = workspace.settings
+    base = ChainModel.from_registry(registry.get("base"), settings, max_new_tokens=max_new_tokens)
+    tuned = None
+    if finetuned is not None:
+        tuned = ChainModel.from_registry(registry.get(finetuned), settings, max_new_tokens=max_new_tokens)
+    searcher = workspace.searcher(SearchOptions(k=k))
+    chain = RagChain(base=base, finetuned=tuned, retriever=searcher.search, embedder=workspace.embedder)
 
     def route(name: str) -> AnswerFn:
         return lambda question: invoke_chain(chain, question, name)
@@ -190,4 +181,4 @@ def chain_answerers(workspace: Workspace, finetuned: str | None) -> Mapping[str,
     return {name: route(name) for name in ("rag", "finetuned", "hybrid")}
 
 
-__all__ = ["COMPARE_MODEL", "chain_answerers", "question_for", "sentence_questions", "train_local"]
+__all__ = ["COMPARE_MODEL", "chain_answerers", "generate_questions", "train_local"]
