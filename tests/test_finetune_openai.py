@@ -90,8 +90,8 @@ def test_upload_create_and_follow_to_a_registered_ft_model(data, client, openai_
     assert sum(len(v) for v in registered.snapshot_chunks.values()) == 20
     assert job.result == entry
     assert job.status().state is JobState.SUCCEEDED
-    steps = [e for e in progress if e.stage == "train" and e.metrics]
-    assert [e.completed for e in steps] == [5, 10]
+    steps = [e for e in progress if e.phase == "train" and e.metrics]
+    assert [e.done for e in steps] == [5, 10]
     assert steps[-1].metrics["train_loss"] == pytest.approx(1.0)
     messages = [e.message for e in job.events()]
     assert messages[0].startswith("Created fine-tuning job") and len(messages) == len(set(messages))

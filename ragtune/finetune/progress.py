@@ -1,46 +1,46 @@
-"""One progress protocol for every long fine-tuning step.
+"""Progress events of the fine-tuning steps: :mod:`ragtune.progress` plus metrics.
 
 Library functions take ``progress: ProgressCallback | None`` and call it with
-a :class:`ProgressEvent`; they never print. The CLI passes a callback that
-drives a rich progress bar on stderr; a notebook can pass anything callable.
+a :class:`ProgressEvent`; they never print. The CLI passes
+:func:`ragtune.cli.common.progress_bar`, which draws one rich bar per phase on
+stderr; a notebook can pass anything callable.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from pydantic import Field
 
-from pydantic import BaseModel, ConfigDict, Field
+from ragtune.progress import ProgressCallback
+from ragtune.progress import ProgressEvent as _ProgressEvent
 
 
-class ProgressEvent(BaseModel):
-    """Where a long step stands."""
+class ProgressEvent(_ProgressEvent):
+    """``done`` of ``total`` units of ``phase``, with the step's metrics (loss, validation loss, epoch)."""
 
-    model_config = ConfigDict(frozen=True)
-
-    stage: str
-    """``read``, ``dedupe``, ``write``, ``train``, ``eval``, ``poll``, ``generate`` ..."""
-    completed: int = 0
-    total: int | None = None
-    """``None`` when the total is not known (a remote job's steps before it starts)."""
-    message: str = ""
     metrics: dict[str, float] = Field(default_factory=dict)
-    """Loss, validation loss, epoch ... where the step has them."""
 
+    @property
+    def completed(self) -> int:
+        """Alias of ``done``."""
+        return self.done
 
-ProgressCallback = Callable[[ProgressEvent], None]
+    @property
+    def stage(self) -> str:
+        """Alias of ``phase``."""
+        return self.phase
 
 
 def report(
     progress: ProgressCallback | None,
-    stage: str,
-    completed: int = 0,
+    phase: str,
+    done: int = 0,
     total: int | None = None,
     message: str = "",
     **metrics: float,
 ) -> None:
     """Call ``progress`` if there is one (a no-op otherwise)."""
     if progress is not None:
-        progress(ProgressEvent(stage=stage, completed=completed, total=total, message=message, metrics=metrics))
+        progress(ProgressEvent(phase=phase, done=done, total=total, message=message, metrics=metrics))
 
 
 __all__ = ["ProgressCallback", "ProgressEvent", "report"]
