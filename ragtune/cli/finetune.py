@@ -1,0 +1,482 @@
+"""``ragtune finetune prepare|train|status|cancel|eval|diff|generate`` and ``ragtune models list``."""
+
+from __future__ import annotations
+
+import functools
+import inspect
+import json
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from ragtune.cli.common import JsonFlag, console, emit_json, fail, progress_bar, with_settings
+from ragtune.cli.main import app
+from ragtune.config import Backend, Settings
+
+if TYPE_CHECKING:
+    from ragtune.index.base import Index
+
+finetune_app = typer.Typer(
+    help="Prepare data, fine-tune (OpenAI or local LoRA), evaluate, keep fresh.", no_args_is_help=True
+)
+models_app = typer.Typer(help="Registered chat models.", no_args_is_help=True)
+app.add_typer(finetune_app, name="finetune")
+app.add_typer(models_app, name="models")
+
+ADAPTERS_DIR = "adapters"
+NameOpt = Annotated[str, typer.Option("--name", help="Registry name of the fine-tuned model.")]
+
+
+def _index_backend_as_flag(command: Any) -> Any:
+    """For ``finetune train``, whose ``--backend`` picks the trainer: the index backend becomes ``--index-backend``."""
+    signature = inspect.signature(command)
+    params = [p for p in signature.parameters.values() if p.name != "backend"]
+    params.append(
+        inspect.Parameter(
+            "index_backend",
+            inspect.Parameter.KEYWORD_ONLY,
+            default=None,
+            annotation=Annotated[Backend | None, typer.Option("--index-backend", help="embedded or weaviate.")],
+        )
+    )
+
+    @functools.wraps(command)
+    def wrapper(*args: Any, index_backend: Backend | None = None, **kwargs: Any) -> Any:
+        return command(*args, backend=index_backend, **kwargs)
+
+    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
+    return wrapper
+
+
+# -- prepare ---------------------------------------------------------------------------------------
+@finetune_app.command()
+@with_settings
+def prepare(
+    data: Annotated[list[Path], typer.Argument(help="JSONL/CSV files or folders of examples.")],
+    out: Annotated[Path, typer.Option("--out", help="Output folder for train/val/rejects/report.")],
+    labels: Annotated[
+        list[str] | None, typer.Option("--labels", help="Allowed labels (repeat or comma-separate).")
+    ] = None,
+    model: Annotated[str | None, typer.Option("--model", help="Target model (tokens, limit, cost).")] = None,
+    provider: Annotated[str, typer.Option("--provider", help="openai or local.")] = "openai",
+    val_fraction: Annotated[float, typer.Option("--val-fraction", help="Share of documents held out.")] = 0.1,
+    seed: Annotated[int, typer.Option("--seed", help="Seed of the train/validation split.")] = 0,
+    max_tokens: Annotated[int | None, typer.Option("--max-tokens", help="Per-example token limit.")] = None,
+    epochs: Annotated[int, typer.Option("--epochs", help="Epochs assumed for the cost estimate.")] = 3,
+    system_prompt: Annotated[
+        str | None, typer.Option("--system-prompt", help="System message for non-chat records.")
+    ] = None,
+    embed_dedupe: Annotated[
+        bool, typer.Option("--embed-dedupe", help="Also drop near-duplicates by embedding cosine.")
+    ] = False,
+    threshold: Annotated[float, typer.Option("--threshold", help="Cosine for --embed-dedupe.")] = 0.95,
+    json_out: JsonFlag = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Normalise, fix, validate, dedupe and split DATA into OpenAI chat fine-tuning files."""
+    from ragtune.finetune.prepare import DEFAULT_OPENAI_BASE, PrepareConfig
+    from ragtune.finetune.prepare import prepare as run_prepare
+    from ragtune.llm.registry import LOCAL_MODEL_ID
+
+    if provider not in ("openai", "local"):
+        fail(f"--provider must be openai or local, got {provider!r}", code=2)
+    label_set = tuple(x.strip() for raw in labels or [] for x in raw.split(",") if x.strip()) or None
+    config = PrepareConfig(
+        model=model or (LOCAL_MODEL_ID if provider == "local" else DEFAULT_OPENAI_BASE),
+        provider=provider,  # type: ignore[arg-type]
+        labels=label_set,
+        val_fraction=val_fraction,
+        seed=seed,
+        max_tokens=max_tokens,
+        epochs=epochs,
+        system_prompt=system_prompt,
+        near_duplicate_threshold=threshold,
+    )
+    embedder = None
+    if embed_dedupe:
+        from ragtune.embeddings.factory import make_embedder
+
+        embedder = make_embedder(settings)
+    with progress_bar("prepare") as bar:
+        report = run_prepare(data, out, config, embedder=embedder, progress=bar)
+    if json_out:
+        emit_json(report)
+        return
+    console.print(
+        f"read {report.read}: kept {report.kept} (train {report.train}, validation {report.val}), "
+        f"rejected {report.rejected}; {report.fixes.total} formatting fixes",
+        highlight=False,
+    )
+    for code, count in report.rejected_by_code.items():
+        console.print(f"  [yellow]{code}[/]: {count}", highlight=False)
+    tokens = report.tokens
+    console.print(
+        f"tokens: {tokens.train} per epoch (train), {tokens.total} total, max {tokens.max_example} per example "
+        f"(limit {tokens.limit}); est. cost {tokens.epochs} epochs on {report.model}: ${report.estimated_cost_usd:.4f}",
+        highlight=False,
+    )
+    console.print(f"wrote {out}/train.jsonl, val.jsonl, rejects.jsonl, report.json", highlight=False)
+
+
+# -- train -------------------------------------------------------------------------------------------
+@finetune_app.command()
+@_index_backend_as_flag
+@with_settings
+def train(
+    data: Annotated[Path, typer.Option("--data", help="Prepared folder or a train JSONL file.")],
+    trainer: Annotated[str, typer.Option("--backend", help="local (LoRA on SmolLM2) or openai.")] = "local",
+    name: NameOpt = "finetuned",
+    val: Annotated[Path | None, typer.Option("--val", help="Validation JSONL (default: DIR/val.jsonl).")] = None,
+    epochs: Annotated[int | None, typer.Option("--epochs", help="Epochs (OpenAI default: auto).")] = None,
+    learning_rate: Annotated[
+        float | None, typer.Option("--learning-rate", help="Local: learning rate; OpenAI: multiplier.")
+    ] = None,
+    batch_size: Annotated[int | None, typer.Option("--batch-size", help="Batch size.")] = None,
+    model: Annotated[str | None, typer.Option("--model", help="OpenAI base model.")] = None,
+    suffix: Annotated[str | None, typer.Option("--suffix", help="OpenAI model id suffix.")] = None,
+    out: Annotated[
+        Path | None, typer.Option("--out", help="Local adapter folder (default STORE/adapters/NAME).")
+    ] = None,
+    no_wait: Annotated[bool, typer.Option("--no-wait", help="OpenAI: start the job and return its id.")] = False,
+    json_out: JsonFlag = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Fine-tune on prepared data and register the result as NAME."""
+    from ragtune.finetune.dataset import load_training_data
+    from ragtune.finetune.job import FineTuneJob
+    from ragtune.llm.registry import ModelRegistry
+    from ragtune.workspace import REGISTRY_NAME
+
+    training = load_training_data(data, val_path=val)
+    registry = ModelRegistry(Path(settings.store) / REGISTRY_NAME)
+    index = _index_for(training, settings)
+    job: FineTuneJob
+    if trainer == "local":
+        from ragtune.finetune.local_lora import LocalLoRAJob, LoraTrainConfig
+
+        overrides = {"epochs": epochs, "learning_rate": learning_rate, "batch_size": batch_size}
+        config = LoraTrainConfig.model_validate({k: v for k, v in overrides.items() if v is not None})
+        target = out or Path(settings.store) / ADAPTERS_DIR / name
+        job = LocalLoRAJob(training, registry=registry, output_dir=target, name=name, config=config, index=index)
+    elif trainer == "openai":
+        from ragtune.finetune.jobstore import JOBS_DIR, JobStore
+        from ragtune.finetune.openai_job import OpenAIFineTuneJob, OpenAITrainConfig, openai_client
+
+        values = {
+            "model": model,
+            "n_epochs": epochs,
+            "batch_size": batch_size,
+            "learning_rate_multiplier": learning_rate,
+            "suffix": suffix,
+        }
+        openai_config = OpenAITrainConfig.model_validate({k: v for k, v in values.items() if v is not None})
+        job = OpenAIFineTuneJob(
+            training,
+            client=openai_client(settings),
+            registry=registry,
+            name=name,
+            config=openai_config,
+            jobs=JobStore(Path(settings.store) / JOBS_DIR),
+            index=index,
+        )
+    else:
+        fail(f"--backend must be local or openai, got {trainer!r}", code=2)
+        return
+    status = job.start()
+    if no_wait:
+        _print_status(status, json_out)
+        return
+    if not json_out:
+        console.print(
+            f"{trainer} job {status.id}: {len(training.train)} train / {len(training.val)} validation examples"
+        )
+    with progress_bar("finetune") as bar:
+        entry = job.wait(progress=_with_loss(bar))
+    if json_out:
+        emit_json({"status": job.status().model_dump(mode="json"), "model": entry.model_dump(mode="json")})
+        return
+    metrics = ", ".join(f"{k} {v:.4g}" for k, v in entry.metrics.items())
+    console.print(f"registered [bold]{entry.name}[/] ({entry.provider}:{entry.model_id}) {metrics}", highlight=False)
+
+
+def _with_loss(bar: Any) -> Any:
+    """Forward events to the bar and show the latest loss in the phase's description."""
+
+    def forward(event: Any) -> None:
+        bar(event)
+        metrics = getattr(event, "metrics", {}) or {}
+        shown = {k: v for k, v in metrics.items() if "loss" in k}
+        task = bar.tasks.get(event.phase)
+        if shown and task is not None:
+            text = " ".join(f"{k}={v:.4f}" for k, v in shown.items())
+            bar.progress.update(task, description=f"{bar.description}: {event.phase} {text}")
+
+    return forward
+
+
+# -- status / cancel -------------------------------------------------------------------------------
+@finetune_app.command()
+@with_settings
+def status(
+    job_id: Annotated[str, typer.Argument(help="OpenAI job id (ftjob-...) or a local adapter folder.")],
+    wait: Annotated[bool, typer.Option("--wait", help="Follow the job to the end and register the model.")] = False,
+    json_out: JsonFlag = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Show a job's status; --wait resumes following it (e.g. after a crash) and registers the model."""
+    if Path(job_id).is_dir():
+        from ragtune.finetune.local_lora import read_manifest
+
+        manifest = read_manifest(job_id)
+        if json_out:
+            emit_json(manifest)
+        else:
+            metrics = ", ".join(f"{k} {v:.4g}" for k, v in manifest.get("metrics", {}).items())
+            console.print(f"local adapter {job_id}: succeeded; {metrics}", highlight=False)
+        return
+    job = _attach(job_id, settings)
+    if wait:
+        with progress_bar("finetune") as bar:
+            entry = job.wait(progress=_with_loss(bar))
+        if not json_out:
+            console.print(f"registered [bold]{entry.name}[/] ({entry.model_id})", highlight=False)
+    _print_status(job.status(), json_out)
+
+
+@finetune_app.command()
+@with_settings
+def cancel(
+    job_id: Annotated[str, typer.Argument(help="OpenAI job id (ftjob-...).")],
+    json_out: JsonFlag = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Cancel a running OpenAI fine-tuning job."""
+    _print_status(_attach(job_id, settings).cancel(), json_out)
+
+
+def _attach(job_id: str, settings: Settings) -> Any:
+    from ragtune.finetune.jobstore import JOBS_DIR, JobStore
+    from ragtune.finetune.openai_job import OpenAIFineTuneJob, openai_client
+    from ragtune.llm.registry import ModelRegistry
+    from ragtune.workspace import REGISTRY_NAME
+
+    return OpenAIFineTuneJob.attach(
+        job_id,
+        client=openai_client(settings),
+        registry=ModelRegistry(Path(settings.store) / REGISTRY_NAME),
+        jobs=JobStore(Path(settings.store) / JOBS_DIR),
+    )
+
+
+def _print_status(status: Any, json_out: bool) -> None:
+    if json_out:
+        emit_json(status)
+        return
+    line = f"job {status.id}: {status.state.value}"
+    if status.step is not None and status.total_steps:
+        line += f" (step {status.step}/{status.total_steps})"
+    if status.model_id:
+        line += f" -> {status.model_id}"
+    if status.error:
+        line += f"; error: {status.error}"
+    console.print(line, highlight=False)
+
+
+# -- eval --------------------------------------------------------------------------------------------
+@finetune_app.command("eval")
+@with_settings
+def eval_model(
+    model: Annotated[str, typer.Argument(help="Registry name of the fine-tuned model.")],
+    data: Annotated[
+        Path | None, typer.Option("--data", help="Validation JSONL (default: the model's val.jsonl).")
+    ] = None,
+    schema: Annotated[Path | None, typer.Option("--schema", help="JSON schema file answers must satisfy.")] = None,
+    pattern: Annotated[str | None, typer.Option("--pattern", help="Regex answers must fully match.")] = None,
+    samples: Annotated[int, typer.Option("--samples", help="Samples per prompt for consistency.")] = 3,
+    limit: Annotated[int, typer.Option("--limit", help="Evaluate at most this many examples.")] = 50,
+    max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", help="Local models: answer length.")] = 64,
+    json_out: JsonFlag = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Compare MODEL with its base model on held-out examples and store the metrics in the registry."""
+    from ragtune.finetune.dataset import load_training_data, read_examples
+    from ragtune.finetune.evaluate import EvalConfig, base_entry, evaluate_models, record_metrics
+    from ragtune.finetune.prepare import VAL_FILE
+    from ragtune.llm.factory import make_chat_model
+    from ragtune.llm.registry import ModelRegistry
+    from ragtune.workspace import REGISTRY_NAME
+
+    registry = ModelRegistry(Path(settings.store) / REGISTRY_NAME)
+    entry = registry.get(model)
+    if data is not None:
+        examples = load_training_data(data).val if data.is_dir() else read_examples(data)
+    else:
+        folder = entry.extra.get("data")
+        if not folder or not (Path(folder) / VAL_FILE).is_file():
+            fail(f"Model {model!r} records no validation file; pass --data VAL.jsonl", code=2)
+        examples = read_examples(Path(str(folder)) / VAL_FILE)
+    json_schema = json.loads(schema.read_text(encoding="utf-8")) if schema is not None else None
+    config = EvalConfig(
+        json_schema=json_schema, pattern=pattern, samples=samples, limit=limit, max_new_tokens=max_new_tokens
+    )
+    base = base_entry(entry, registry)
+    with progress_bar("eval") as bar:
+        report = evaluate_models(
+            make_chat_model(base, settings),
+            make_chat_model(entry, settings),
+            examples,
+            config,
+            base_name=base.name,
+            tuned_name=entry.name,
+            progress=bar,
+        )
+    record_metrics(registry, model, report)
+    if json_out:
+        emit_json(report)
+    else:
+        console.print(report.table())
+
+
+# -- diff / generate --------------------------------------------------------------------------------
+@finetune_app.command()
+@with_settings
+def diff(
+    model: Annotated[str, typer.Argument(help="Registry name of the fine-tuned model.")],
+    out: Annotated[Path, typer.Option("--out", help="Folder for add.jsonl and drop.jsonl.")],
+    data: Annotated[Path | None, typer.Option("--data", help="The model's prepared data folder.")] = None,
+    generator: Annotated[str, typer.Option("--generator", help="template or chat (the base model).")] = "template",
+    per_chunk: Annotated[int, typer.Option("--per-chunk", help="Pairs generated per chunk.")] = 2,
+    json_out: JsonFlag = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Write the examples to drop (stale documents) and add (changed and new documents) to retrain MODEL."""
+    from ragtune.finetune.dataset import load_training_data
+    from ragtune.finetune.retrain import retrain_diff
+    from ragtune.llm.registry import ModelRegistry
+    from ragtune.workspace import REGISTRY_NAME, Workspace
+
+    registry = ModelRegistry(Path(settings.store) / REGISTRY_NAME)
+    entry = registry.get(model)
+    folder = data or (Path(entry.extra["data"]) if entry.extra.get("data") else None)
+    if folder is None:
+        fail(f"Model {model!r} records no training data folder; pass --data DIR", code=2)
+        return
+    training = load_training_data(folder)
+    with Workspace(settings) as ws, progress_bar("diff") as bar:
+        result = retrain_diff(
+            entry, ws.index, training, _generator(generator, registry, settings), out, per_chunk=per_chunk, progress=bar
+        )
+    if json_out:
+        emit_json(result)
+        return
+    console.print(
+        f"{model}: {len(result.changed)} changed, {len(result.removed)} removed, {len(result.new)} new documents; "
+        f"drop {result.drop} examples ({result.drop_path}), add {result.add} ({result.add_path})",
+        highlight=False,
+    )
+
+
+@finetune_app.command()
+@with_settings
+def generate(
+    out: Annotated[Path, typer.Option("--out", help="JSONL file of question-answer pairs.")],
+    generator: Annotated[str, typer.Option("--generator", help="template or chat (the base model).")] = "template",
+    per_chunk: Annotated[int, typer.Option("--per-chunk", help="Pairs per chunk.")] = 2,
+    doc: Annotated[list[str] | None, typer.Option("--doc", help="Only these document ids (repeat).")] = None,
+    tenant: Annotated[str | None, typer.Option("--tenant", help="Tenant to read.")] = None,
+    json_out: JsonFlag = False,
+    *,
+    settings: Settings,
+) -> None:
+    """Generate question-answer pairs (with doc and chunk ids) from the indexed corpus."""
+    from ragtune.finetune.generate import generate_pairs, write_pairs
+    from ragtune.llm.registry import ModelRegistry
+    from ragtune.workspace import REGISTRY_NAME, Workspace
+
+    maker = _generator(generator, ModelRegistry(Path(settings.store) / REGISTRY_NAME), settings)
+    with Workspace(settings) as ws, progress_bar("generate") as bar:
+        pairs = generate_pairs(ws.index, maker, doc_ids=doc, per_chunk=per_chunk, tenant=tenant, progress=bar)
+        count = write_pairs(pairs, out)
+    if json_out:
+        emit_json({"pairs": count, "out": str(out), "generator": generator})
+    else:
+        console.print(f"wrote {count} question-answer pairs to {out}", highlight=False)
+
+
+def _generator(kind: str, registry: Any, settings: Settings) -> Any:
+    from ragtune.finetune.generate import ChatQAGenerator, TemplateQAGenerator
+
+    if kind == "template":
+        return TemplateQAGenerator()
+    if kind == "chat":
+        from ragtune.llm.factory import make_chat_model
+
+        return ChatQAGenerator(make_chat_model(registry.get("base"), settings, max_new_tokens=256))
+    fail(f"--generator must be template or chat, got {kind!r}", code=2)
+
+
+# -- models list ------------------------------------------------------------------------------------
+@models_app.command("list")
+@with_settings
+def list_models(json_out: JsonFlag = False, *, settings: Settings) -> None:
+    """List registered models; fine-tuned models whose source documents changed are flagged stale."""
+    from rich.table import Table
+
+    from ragtune.finetune.freshness import stale_documents
+    from ragtune.llm.registry import ModelRegistry
+    from ragtune.workspace import REGISTRY_NAME
+
+    entries = ModelRegistry(Path(settings.store) / REGISTRY_NAME).list()
+    index = _open_existing_index(settings)
+    rows = []
+    for entry in entries:
+        stale = stale_documents(entry, index) if index is not None and entry.snapshot else {}
+        fresh = None if index is None and entry.snapshot else not stale
+        rows.append({**entry.model_dump(mode="json"), "stale_documents": stale, "fresh": fresh})
+    if index is not None:
+        index.close()
+    if json_out:
+        emit_json(rows)
+        return
+    table = Table(title=f"Models in {settings.store}")
+    for column in ("name", "provider", "model", "base", "metrics", "freshness"):
+        table.add_column(column, overflow="fold")
+    for row in rows:
+        metrics = ", ".join(f"{k}={v:.3g}" for k, v in list(row["metrics"].items())[:4])
+        if row["stale_documents"]:
+            docs = ", ".join(f"{d} ({why})" for d, why in row["stale_documents"].items())
+            freshness = f"[red]STALE[/]: {docs}"
+        elif row["fresh"] is None:
+            freshness = "unknown (no index)"
+        else:
+            freshness = "[green]fresh[/]" if row["snapshot"] else "-"
+        table.add_row(row["name"], row["provider"], row["model_id"], row["base"] or "-", metrics or "-", freshness)
+    console.print(table)
+
+
+def _open_existing_index(settings: Settings) -> Index | None:
+    """The store's index without loading the embedder, or ``None`` when there is none yet."""
+    from ragtune.index.factory import open_index
+    from ragtune.workspace import MANIFEST_NAME
+
+    if settings.backend is Backend.EMBEDDED and not (Path(settings.store) / MANIFEST_NAME).is_file():
+        return None
+    try:
+        return open_index(settings)
+    except Exception as exc:  # freshness is advisory in a listing: show it as unknown
+        console.print(f"[yellow]warning:[/] cannot open the index to check freshness: {exc}", highlight=False)
+        return None
+
+
+def _index_for(training: Any, settings: Settings) -> Index | None:
+    """The index, only when some examples name a document without its hash (to fill the snapshot)."""
+    if not any(e.source.doc_id and not e.source.doc_hash for e in training.examples):
+        return None
+    return _open_existing_index(settings)
