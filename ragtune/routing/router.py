@@ -53,7 +53,7 @@ class RouterConfig(BaseModel):
     """Minimum best retrieval similarity (``1 - distance``) for ``rag``/``hybrid``; ``None`` = no check."""
     on_weak_retrieval: Literal["direct", "abstain"] = "abstain"
     """Weak retrieval: ``direct`` answers without documents and says so; ``abstain`` declines."""
-    freshness_k: int = Field(default=3, ge=1)
+    freshness_k: int = Field(default=2, ge=1)
     """How many top documents the freshness check looks at."""
 
 

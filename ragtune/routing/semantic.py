@@ -58,7 +58,7 @@ class SemanticStrategy(RoutingStrategy):
         routes: RouteSet,
         embedder: Embedder,
         *,
-        threshold: float = 0.3,
+        threshold: float = 0.2,
         margin: float = 0.0,
         k: int = 3,
         knn_weight: float = 0.5,
