@@ -1,0 +1,110 @@
+"""The ``ragtune ask`` and ``ragtune route`` contract: JSON keys, human output and exit codes."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from ragtune.cli.main import app
+
+runner = CliRunner()
+
+
+def run(*args: str) -> tuple[int, str, str]:
+    result = runner.invoke(app, list(args))
+    if result.exception and not isinstance(result.exception, SystemExit):
+        raise result.exception
+    return result.exit_code, result.stdout, result.stderr
+
+
+@pytest.fixture(scope="module")
+def store(tmp_path_factory, sample_corpus: Path) -> str:  # type: ignore[no-untyped-def]
+    path = str(tmp_path_factory.mktemp("ask") / "store")
+    code, _, _ = run("ingest", str(sample_corpus), "--store", path)
+    assert code == 0
+    return path
+
+
+def test_route_prints_the_decision(tmp_path: Path, minilm) -> None:  # type: ignore[no-untyped-def]
+    store = str(tmp_path / "s")
+    code, out, _ = run("route", "Rewrite this paragraph in our brand voice", "--store", store, "--json")
+    decision = json.loads(out)
+    assert code == 0 and decision["route"] == "finetuned"
+    assert 0 < decision["confidence"] <= 1 and set(decision["scores"]) == {"rag", "finetuned", "hybrid", "direct"}
+    assert "hits" not in decision
+
+    routes = tmp_path / "routes.json"
+    routes.write_text(
+        json.dumps(
+            {
+                "routes": {
+                    "rag": {"description": "questions about our manuals", "examples": ["what does the manual say"]},
+                    "direct": {"description": "small talk", "examples": ["hello there", "how are you"]},
+                }
+            }
+        ),
+        encoding="utf-8",
+    )
+    code, out, err = run("route", "hello, how are you today?", "--routes", str(routes), "--store", store)
+    assert code == 0 and out == "" and "direct" in err and "confidence" in err
+
+
+def test_route_eval_reports_accuracy_and_confusion(tmp_path: Path, minilm) -> None:  # type: ignore[no-untyped-def]
+    labelled = tmp_path / "labelled.jsonl"
+    rows = [
+        {"query": "Rewrite this email in our usual tone", "route": "finetuned"},
+        {"query": "What does the admin guide say about backups?", "route": "rag"},
+        {"query": "Good evening!", "route": "direct"},
+        {"query": "Write a friendly customer email explaining the warranty document", "route": "hybrid"},
+    ]
+    labelled.write_text("\n".join(json.dumps(r) for r in rows) + "\n", encoding="utf-8")
+    code, out, _ = run("route", "--eval", str(labelled), "--store", str(tmp_path / "s"), "--json")
+    report = json.loads(out)
+    assert code == 0 and report["n"] == 4 and 0.5 <= report["accuracy"] <= 1.0
+    assert sum(sum(row.values()) for row in report["confusion"].values()) == 4
+    assert report["confusion"]["finetuned"] == {"finetuned": 1}
+
+    code, _, err = run("route", "--eval", str(labelled), "--store", str(tmp_path / "s"))
+    assert code == 0 and "accuracy" in err and "true \\ predicted" in err
+
+
+def test_usage_errors_exit_2(tmp_path: Path) -> None:
+    store = str(tmp_path / "s")
+    assert run("route", "--store", store)[0] == 2  # neither QUERY nor --eval
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"query": "x"}\n', encoding="utf-8")
+    assert run("route", "q", "--eval", str(bad), "--store", store)[0] == 2  # both
+    code, _, err = run("route", "--eval", str(bad), "--store", store)
+    assert code == 2 and "line 1" in err
+    code, _, err = run("route", "q", "--routes", str(tmp_path / "missing.json"), "--store", store)
+    assert code == 2 and "not found" in err
+    assert run("ask", "q", "--route", "sideways", "--store", store)[0] == 2
+    assert run("ask", "--store", store)[0] == 2
+
+
+@pytest.mark.slow
+def test_ask_json_has_answer_route_citations_and_usage(store: str) -> None:
+    code, out, _ = run(
+        "ask", "How long can annual Team subscriptions be refunded?", "--route", "rag", "--store", store,
+        "--max-new-tokens", "8", "--json",
+    )  # fmt: skip
+    data = json.loads(out)
+    assert code == 0
+    assert {"answer", "route", "citations", "usage", "reason", "confidence", "context"} <= set(data)
+    assert data["route"] == "rag" and data["answer"] and data["reason"] == "route chosen by the caller"
+    assert data["context"] and all({"source", "chunk_id"} <= set(c) for c in data["context"] + data["citations"])
+    assert data["context"][0]["source"].endswith("pricing.md")
+    usage = data["usage"]
+    assert usage["input_tokens"] > 0 and 0 < usage["output_tokens"] <= 8 and usage["cost_usd"] == 0.0
+    assert {"retrieve", "synthesize", "total"} <= set(usage["latency_ms"])
+
+
+@pytest.mark.slow
+def test_ask_human_output_shows_route_reason_sources_and_cost(store: str) -> None:
+    code, out, err = run("ask", "How much does the Team plan cost?", "--store", store, "--max-new-tokens", "6")
+    assert code == 0 and out == ""
+    assert "route: rag (semantic:" in err
+    assert "pricing.md" in err and "tokens in" in err and "cost $0.000000" in err
