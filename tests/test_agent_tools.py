@@ -281,3 +281,94 @@ async def test_llamaindex_agent_runs_tools_and_query_engine(workspace: Workspace
     assert nodes[0].node.metadata["source"].endswith("transport.md")
     assert "Coast Line" in str(response.response.content)
     assert model.bound_tools[0] == ["search_knowledge_base", "query_documents"]
+
+
+# -- ask tools over the real chain (scripted model) -------------------------------------------------
+
+
+def _scripted_chain(workspace: Workspace, reply: str = "Brine pie is the national dish [1].") -> Any:
+    from ragtune.chains import ChainModel, RagChain
+
+    base = ChainModel.of(ScriptedChatModel([reply]), model_id="scripted-base")
+    tuned = ChainModel.of(ScriptedChatModel(["Brine pie."]), model_id="scripted-tuned", name="finetuned")
+    return RagChain(base=base, finetuned=tuned, retriever=workspace.searcher().search)
+
+
+@functools.cache
+def _asking_toolkit() -> RagtuneToolkit:
+    from ragtune.llm.registry import LOCAL_MODEL_ID, ModelEntry, ModelRegistry
+
+    toolkit = _shared_toolkit()
+    registry = ModelRegistry(toolkit.workspace.registry_path)
+    entry = ModelEntry(name="finetuned", provider="local", model_id=LOCAL_MODEL_ID, adapter_path="unused", base="base")
+    registry.register(entry)
+    return RagtuneToolkit(toolkit.workspace, chain=_scripted_chain(toolkit.workspace))
+
+
+class _AskTool:
+    @property
+    def tool_constructor(self) -> BaseTool:
+        return as_tool(_asking_toolkit(), "ask")
+
+    @property
+    def tool_invoke_params_example(self) -> dict[str, Any]:
+        return {"question": "What is the national dish of Veloria?", "route": "rag"}
+
+
+class TestAskToolUnit(_AskTool, ToolsUnitTests):
+    pass
+
+
+class TestAskToolIntegration(_AskTool, ToolsIntegrationTests):
+    pass
+
+
+class _AskFinetunedTool:
+    @property
+    def tool_constructor(self) -> BaseTool:
+        return as_tool(_asking_toolkit(), "ask_finetuned")
+
+    @property
+    def tool_invoke_params_example(self) -> dict[str, Any]:
+        return {"question": "What is the national dish of Veloria?"}
+
+
+class TestAskFinetunedToolUnit(_AskFinetunedTool, ToolsUnitTests):
+    pass
+
+
+class TestAskFinetunedToolIntegration(_AskFinetunedTool, ToolsIntegrationTests):
+    pass
+
+
+def test_ask_tool_reports_route_and_sources(workspace: Workspace) -> None:
+    tool = as_tool(RagtuneToolkit(workspace, chain=_scripted_chain(workspace)), "ask")
+    message = tool.invoke(
+        {
+            "type": "tool_call",
+            "id": "a1",
+            "name": "ask",
+            "args": {"question": "What is the national dish?", "route": "rag"},
+        }
+    )
+    assert message.content.startswith("Brine pie is the national dish [1].")
+    assert "Route: rag (route chosen by the caller)" in message.content
+    assert "[1] " in message.content.split("Sources:")[1] and "cuisine.md" in message.content
+    answer = message.artifact
+    assert answer.route == "rag" and answer.citations[0].source.endswith("cuisine.md")
+    finetuned = as_tool(RagtuneToolkit(workspace, chain=_scripted_chain(workspace)), "ask_finetuned")
+    refused = finetuned.invoke({"type": "tool_call", "id": "a2", "name": "ask_finetuned", "args": {"question": "x"}})
+    assert refused.status == "error" and "No fine-tuned model is registered" in refused.content
+
+
+@pytest.mark.slow
+def test_ask_tool_on_the_local_model(workspace: Workspace) -> None:
+    """The default chain (``build_chain``) with the real SmolLM2 model behind the ask tool."""
+    tool = as_tool(RagtuneToolkit(workspace), "ask")
+    message = tool.invoke(
+        {"type": "tool_call", "id": "l1", "name": "ask", "args": {"question": "What is the national dish of Veloria?"}}
+    )
+    answer = message.artifact
+    assert answer.route in ("rag", "hybrid", "direct", "finetuned")
+    assert answer.text and answer.text in message.content and f"Route: {answer.route}" in message.content
+    assert answer.usage.output_tokens > 0

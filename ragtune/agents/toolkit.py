@@ -284,8 +284,10 @@ class RagtuneToolkit:
                 self._chain = self._chain_factory(self.workspace)
             else:
                 from ragtune.chains import build_chain
+                from ragtune.retrievers.search import SearchOptions
 
-                self._chain = build_chain(self.workspace)
+                search = SearchOptions(tenant=self.tenant) if self.tenant is not None else None
+                self._chain = build_chain(self.workspace, search=search)
         return self._chain
 
     # -- search_knowledge_base ----------------------------------------------------------------
