@@ -1,1 +1,45 @@
-"""ragtune.evaluation"""
+"""Evaluation: retrieval metrics, answer metrics, and the RAG vs fine-tuning comparison.
+
+- :mod:`~ragtune.evaluation.retrieval`: nDCG@10, recall, MRR on BEIR-format data (``ragtune eval retrieval``);
+- :mod:`~ragtune.evaluation.answer_metrics`: exact match, token F1 (SQuAD), citation correctness, faithfulness;
+- :mod:`~ragtune.evaluation.compare`: RAG, fine-tuned-only and hybrid side by side (``ragtune compare``),
+  with :mod:`~ragtune.evaluation.report` writing ``results.json``, Markdown/HTML and charts.
+
+Names load lazily, so ``import ragtune.evaluation`` imports neither matplotlib nor a model.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+_LAZY = {
+    "RetrievalMetrics": "retrieval",
+    "evaluate_retrieval": "retrieval",
+    "citation_correctness": "answer_metrics",
+    "exact_match": "answer_metrics",
+    "faithfulness": "answer_metrics",
+    "is_correct": "answer_metrics",
+    "normalize_answer": "answer_metrics",
+    "token_f1": "answer_metrics",
+    "EvalItem": "eval_file",
+    "load_eval": "eval_file",
+    "CompareConfig": "compare",
+    "TrainResult": "compare",
+    "compare": "compare",
+    "ApproachResult": "results",
+    "ComparisonResults": "results",
+    "recommend": "recommend",
+    "write_report": "report",
+}
+
+
+def __getattr__(name: str) -> Any:
+    module = _LAZY.get(name)
+    if module is None:
+        msg = f"module 'ragtune.evaluation' has no attribute {name!r}"
+        raise AttributeError(msg)
+    return getattr(importlib.import_module(f"ragtune.evaluation.{module}"), name)
+
+
+__all__ = sorted(_LAZY)
