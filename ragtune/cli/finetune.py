@@ -26,6 +26,7 @@ app.add_typer(models_app, name="models")
 
 ADAPTERS_DIR = "adapters"
 NameOpt = Annotated[str, typer.Option("--name", help="Registry name of the fine-tuned model.")]
+PollOpt = Annotated[float, typer.Option("--poll-interval", help="OpenAI: seconds between status polls.")]
 
 
 def _index_backend_as_flag(command: Any) -> Any:
@@ -140,6 +141,7 @@ def train(
         Path | None, typer.Option("--out", help="Local adapter folder (default STORE/adapters/NAME).")
     ] = None,
     no_wait: Annotated[bool, typer.Option("--no-wait", help="OpenAI: start the job and return its id.")] = False,
+    poll_interval: PollOpt = 10.0,
     json_out: JsonFlag = False,
     *,
     settings: Settings,
@@ -171,6 +173,7 @@ def train(
             "batch_size": batch_size,
             "learning_rate_multiplier": learning_rate,
             "suffix": suffix,
+            "poll_interval": poll_interval,
         }
         openai_config = OpenAITrainConfig.model_validate({k: v for k, v in values.items() if v is not None})
         job = OpenAIFineTuneJob(
@@ -223,6 +226,7 @@ def _with_loss(bar: Any) -> Any:
 def status(
     job_id: Annotated[str, typer.Argument(help="OpenAI job id (ftjob-...) or a local adapter folder.")],
     wait: Annotated[bool, typer.Option("--wait", help="Follow the job to the end and register the model.")] = False,
+    poll_interval: PollOpt = 10.0,
     json_out: JsonFlag = False,
     *,
     settings: Settings,
@@ -238,7 +242,7 @@ def status(
             metrics = ", ".join(f"{k} {v:.4g}" for k, v in manifest.get("metrics", {}).items())
             console.print(f"local adapter {job_id}: succeeded; {metrics}", highlight=False)
         return
-    job = _attach(job_id, settings)
+    job = _attach(job_id, settings, poll_interval=poll_interval)
     if wait:
         with progress_bar("finetune") as bar:
             entry = job.wait(progress=_with_loss(bar))
@@ -259,9 +263,9 @@ def cancel(
     _print_status(_attach(job_id, settings).cancel(), json_out)
 
 
-def _attach(job_id: str, settings: Settings) -> Any:
+def _attach(job_id: str, settings: Settings, *, poll_interval: float = 10.0) -> Any:
     from ragtune.finetune.jobstore import JOBS_DIR, JobStore
-    from ragtune.finetune.openai_job import OpenAIFineTuneJob, openai_client
+    from ragtune.finetune.openai_job import OpenAIFineTuneJob, OpenAITrainConfig, openai_client
     from ragtune.llm.registry import ModelRegistry
     from ragtune.workspace import REGISTRY_NAME
 
@@ -270,6 +274,7 @@ def _attach(job_id: str, settings: Settings) -> Any:
         client=openai_client(settings),
         registry=ModelRegistry(Path(settings.store) / REGISTRY_NAME),
         jobs=JobStore(Path(settings.store) / JOBS_DIR),
+        config=OpenAITrainConfig(poll_interval=poll_interval),
     )
 
 
