@@ -113,4 +113,31 @@ def _read_csv(path: Path, *, delimiter: str) -> Iterator[RawRecord]:
             start = reader.line_num + 1
 
 
-__all__ = ["expand_paths", "read_records"]
+def records_at(path: str | Path, lines: set[int]) -> dict[int, object]:
+    """The records starting at ``lines`` of one file, as read (a second, targeted pass).
+
+    Lets callers keep only line numbers in memory and fetch the few records they
+    report on (rejected duplicates) at the end.
+    """
+    wanted = set(lines)
+    found: dict[int, object] = {}
+    source = Path(path)
+    if source.suffix.lower() in JSONL_SUFFIXES:
+        with source.open("r", encoding="utf-8", errors="replace", newline="") as handle:
+            for number, line in enumerate(handle, start=1):
+                if number in wanted:
+                    text = line.rstrip("\r\n")
+                    try:
+                        found[number] = json.loads(text)
+                    except json.JSONDecodeError:
+                        found[number] = text
+                    if len(found) == len(wanted):
+                        break
+        return found
+    for raw in read_records([source]):
+        if raw.line in wanted:
+            found[raw.line] = raw.as_read
+    return found
+
+
+__all__ = ["expand_paths", "read_records", "records_at"]

@@ -28,7 +28,7 @@ from pydantic import BaseModel, ConfigDict, Field, computed_field
 
 from ragtune.embeddings.base import Embedder
 from ragtune.finetune.budget import TokenStats, count_chat_tokens
-from ragtune.finetune.collect import expand_paths, read_records
+from ragtune.finetune.collect import expand_paths, read_records, records_at
 from ragtune.finetune.dedupe import find_conflicts, find_duplicates, find_embedding_duplicates
 from ragtune.finetune.fixes import fix_chat
 from ragtune.finetune.formats import FormatProblem, detect_shape, to_chat
@@ -154,7 +154,7 @@ def prepare(
     labels = frozenset(config.labels) if config.labels is not None else None
     shapes: Counter[str] = Counter()
     codes: Counter[str] = Counter()
-    candidates: list[tuple[Example, Any]] = []
+    examples: list[Example] = []
 
     with (out / REJECTS_FILE).open("w", encoding="utf-8") as rejects:
 
@@ -171,17 +171,17 @@ def prepare(
             if isinstance(outcome, Problem):
                 reject(raw.file, raw.line, outcome, raw.as_read)
             else:
-                candidates.append((outcome, raw.data))
+                examples.append(outcome)
         report(progress, "read", result.read, result.read)
 
-        examples = [c[0] for c in candidates]
         report(progress, "dedupe", 0, len(examples))
         dropped = _find_duplicates(examples, config, embedder)
+        as_read = _records_as_read([examples[i] for i in dropped])
         for i, problem in sorted(dropped.items()):
-            example, data = candidates[i]
-            reject(example.source.file, example.source.line, problem, data)
+            source = examples[i].source
+            reject(source.file, source.line, problem, as_read.get((source.file, source.line)))
         kept = [e for i, e in enumerate(examples) if i not in dropped]
-        del candidates, examples
+        del examples
         report(progress, "dedupe", len(kept), len(kept))
 
     train, val = split_by_source(kept, val_fraction=config.val_fraction, seed=config.seed)
@@ -245,7 +245,7 @@ def _to_example(
             )
     if problems:
         return Problem(problems[0].code, "; ".join(p.reason for p in problems))
-    return Example(
+    return Example.model_construct(  # validated above; skipping pydantic's copy halves memory at 100k records
         messages=chat["messages"],
         tools=chat.get("tools"),
         parallel_tool_calls=chat.get("parallel_tool_calls"),
@@ -262,6 +262,17 @@ def _find_duplicates(examples: list[Example], config: PrepareConfig, embedder: E
             find_embedding_duplicates(examples, dropped.__contains__, embedder.embed_documents, threshold=threshold)
         )
     return dropped
+
+
+def _records_as_read(examples: list[Example]) -> dict[tuple[str, int], Any]:
+    """Re-read the given examples' records from their files (only line numbers are kept in memory)."""
+    by_file: dict[str, set[int]] = {}
+    for example in examples:
+        by_file.setdefault(example.source.file, set()).add(example.source.line)
+    found: dict[tuple[str, int], Any] = {}
+    for file, lines in by_file.items():
+        found.update({(file, line): record for line, record in records_at(file, lines).items()})
+    return found
 
 
 def _write_split(out: Path, name: str, examples: list[Example], digest: Any) -> None:
