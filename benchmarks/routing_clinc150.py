@@ -80,10 +80,31 @@ def overhead(router: Router, strategy: SemanticStrategy, queries: list[str]) -> 
     return statistics.median(total), statistics.median(scoring)
 
 
+def measure_overhead(
+    data: dict[str, list[list[str]]], routes: RouteSet, strategy: SemanticStrategy, embedder: Any, n: int
+) -> None:
+    """Router overhead per query: the 150-route router vs the packaged chain routes without ``direct``."""
+    queries = [t for t, _ in data["test"][:n]]
+    big = Router(routes, [strategy])
+    three_routes = RouteSet.of(*(r for r in RouteSet.default() if r.name != "direct"))
+    small_strategy = SemanticStrategy(three_routes, embedder)
+    small = Router(three_routes, [small_strategy])
+    over = []
+    for label, router, strat in (("3 routes", small, small_strategy), ("150 routes", big, strategy)):
+        total, scoring = overhead(router, strat, queries)
+        over.append([label, f"{total:.2f}", f"{scoring:.3f}"])
+    print_table(
+        f"Router overhead per query (median over {len(queries)} queries, MiniLM on CPU)",
+        ["routes", "route() ms (embedding included)", "scoring ms (embedding excluded)"],
+        over,
+    )
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--oos-weight", type=float, default=0.1, help="weight of OOS recall in the fit objective")
     parser.add_argument("--overhead-queries", type=int, default=200)
+    parser.add_argument("--overhead-only", action="store_true", help="skip fitting and accuracy (default settings)")
     args = parser.parse_args()
     data = load()
     embedder = LocalEmbedder()
@@ -91,6 +112,9 @@ def main() -> None:
     started = time.perf_counter()
     strategy = SemanticStrategy(routes, embedder, include_description=False)
     strategy.prepare()
+    if args.overhead_only:
+        measure_overhead(data, routes, strategy, embedder, args.overhead_queries)
+        return
     fit_rows = data["val"] + data["oos_val"]
     test_rows = data["test"] + data["oos_test"]
     val_vectors = strategy.embed([t for t, _ in fit_rows])
@@ -132,21 +156,7 @@ def main() -> None:
         rows,
     )
 
-    # Router overhead per query: the fitted 150-route router vs the packaged 3 chain routes.
-    queries = [t for t, _ in data["test"][: args.overhead_queries]]
-    big = Router(routes, [strategy])
-    three_routes = RouteSet.of(*(r for r in RouteSet.default() if r.name != "direct"))
-    small_strategy = SemanticStrategy(three_routes, embedder)
-    small = Router(three_routes, [small_strategy])
-    over = []
-    for label, router, strat in (("3 routes", small, small_strategy), ("150 routes", big, strategy)):
-        total, scoring = overhead(router, strat, queries)
-        over.append([label, f"{total:.2f}", f"{scoring:.3f}"])
-    print_table(
-        f"Router overhead per query (median over {len(queries)} queries, MiniLM on CPU)",
-        ["routes", "route() ms (embedding included)", "scoring ms (embedding excluded)"],
-        over,
-    )
+    measure_overhead(data, routes, strategy, embedder, args.overhead_queries)
     print(
         "\n"
         + json.dumps({k: {m: round(v[m], 4) for m in ("in_scope_accuracy", "oos_recall")} for k, v in results.items()})
