@@ -146,8 +146,8 @@ class _Run:
 
     # -- scoring ------------------------------------------------------------------------------
 
-    def _cited_context(self, answer: Answer) -> list[str]:
-        ids = [cid for c in answer.citations for cid in (c.chunk_ids or (c.chunk_id,))]
+    def _texts(self, citations: Sequence[Any]) -> list[str]:
+        ids = [cid for c in citations for cid in (c.chunk_ids or (c.chunk_id,))]
         return [chunk.text for chunk in self.workspace.index.get_chunks(ids)] if ids else []
 
     def _cost(self, approach: str, answer: Answer) -> float:
@@ -171,7 +171,10 @@ class _Run:
             citation_precision=citation.precision if citation else None,
             citation_recall=citation.recall if citation else None,
             faithfulness=faithfulness(
-                answer.text, self._cited_context(answer), threshold=self.config.faithfulness_threshold
+                answer.text, self._texts(answer.citations), threshold=self.config.faithfulness_threshold
+            ),
+            context_support=faithfulness(
+                answer.text, self._texts(answer.context), threshold=self.config.faithfulness_threshold
             ),
             cited_sources=cited,
             relevant_sources=list(item.sources),

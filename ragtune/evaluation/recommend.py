@@ -1,9 +1,11 @@
 """A recommendation computed from a comparison's numbers, never written in advance.
 
 Each axis names its winner (or a tie within the axis tolerance), the values
-behind it and a reason assembled from the measurements (token counts, cited
-context, update times). The overall pick is the approach that wins most axes;
-ties are broken by answer quality, then by freshness.
+behind it and a reason assembled from the measurements (token counts, context,
+update times). Answer quality gates the overall pick: among the approaches
+that tie for the best token F1, the one winning most other axes is
+recommended (then the fresher one); an approach that is faster or cheaper but
+answers worse is named with what it trades away.
 
 Axes and tolerances:
 
@@ -11,7 +13,8 @@ Axes and tolerances:
 axis         measure                                     tie when within
 ===========  ==========================================  =====================
 quality      token F1 (then share correct)               0.02 absolute
-grounding    faithfulness to cited context               0.05 absolute
+grounding    answer sentences supported by the passages  0.05 absolute
+             the model was shown
 citations    citation precision                          0.05 absolute
 latency      p50 latency (lower wins)                    10% relative
 cost         projected USD per 1,000 queries (lower)     5% relative
@@ -61,7 +64,7 @@ def _fresh(result: ApproachResult) -> float | None:
 
 AXES = (
     _Axis("quality", "Answer quality", lambda r: r.quality.token_f1, True, absolute=0.02),
-    _Axis("grounding", "Grounding", lambda r: r.quality.faithfulness, True, absolute=0.05),
+    _Axis("grounding", "Grounding", lambda r: r.quality.context_support, True, absolute=0.05),
     _Axis("citations", "Citations", lambda r: r.quality.citation_precision, True, absolute=0.05),
     _Axis("latency", "Latency", lambda r: r.latency.p50_ms, False, relative=0.10),
     _Axis("cost", "Cost", _cost, False, absolute=1e-9, relative=0.05),
@@ -92,11 +95,9 @@ def _why(axis: str, winner: str, results: dict[str, ApproachResult]) -> str:
     if axis == "quality":
         return f" It answers {best.quality.correct:.0%} of the {best.quality.n} questions correctly."
     if axis == "grounding":
-        uncited = [n for n, r in results.items() if r.questions and not any(q.cited_sources for q in r.questions)]
-        if uncited:
-            return (
-                f" {', '.join(uncited)} cited no context, so none of its sentences could be checked against a source."
-            )
+        blind = [n for n, r in results.items() if r.retrieval is None]
+        if blind:
+            return f" {', '.join(blind)} answers without passages, so nothing it says can be checked against a source."
         return ""
     if axis in ("latency", "cost"):
         tokens = {n: r.cost.input_tokens_per_query for n, r in results.items()}
@@ -137,7 +138,8 @@ def verdict(axis: _Axis, results: dict[str, ApproachResult]) -> AxisVerdict | No
     if len(tied) > 1:
         tied_values = ", ".join(f"{n} {_fmt(axis.name, present[n])}" for n in tied)
         rest = _others(axis.name, {k: v for k, v in present.items() if k not in tied}, "")
-        reason = f"{' and '.join(tied)} tie on {axis.label.lower()} ({tied_values}{rest})."
+        who = "All approaches" if len(tied) == len(present) else " and ".join(tied)
+        reason = f"{who} tie on {axis.label.lower()} ({tied_values}{rest})."
         if axis.name != "quality":
             reason += _why(axis.name, tied[0], results)
         return AxisVerdict(axis=axis.name, winner=None, tied=tied, values=values, reason=reason)
@@ -149,37 +151,36 @@ def verdict(axis: _Axis, results: dict[str, ApproachResult]) -> AxisVerdict | No
     return AxisVerdict(axis=axis.name, winner=leader, values=values, reason=reason)
 
 
+def _trade(name: str, axes: list[str], results: dict[str, ApproachResult]) -> str:
+    quality = results[name].quality
+    return f"{name} wins {', '.join(axes)} but answers {quality.correct:.0%} correctly (F1 {quality.token_f1:.2f})"
+
+
 def recommend(results: dict[str, ApproachResult]) -> Recommendation:
-    """Per-axis verdicts and an overall pick from the measured results."""
+    """Per-axis verdicts and an overall pick from the measured results (see the module docs)."""
     verdicts = [v for axis in AXES if (v := verdict(axis, results)) is not None]
-    wins: dict[str, int] = {name: 0 for name in results}
-    for v in verdicts:
-        if v.winner is not None:
-            wins[v.winner] += 1
-    by_axis = {v.axis: v for v in verdicts}
-
-    def tiebreak(name: str) -> tuple[int, float, float]:
-        quality = results[name].quality.token_f1
-        fresh = _fresh(results[name]) or 0.0
-        return wins[name], quality, fresh
-
-    overall = max(results, key=tiebreak) if results else None
+    if not results:
+        return Recommendation(overall=None, verdicts=verdicts, summary="No approach was measured.")
     won = {name: [v.axis for v in verdicts if v.winner == name] for name in results}
-    lines = [f"{name} wins {', '.join(axes)}" for name, axes in won.items() if axes]
-    if overall is None:
-        summary = "No approach was measured."
-    elif not any(won.values()):
-        summary = f"No approach wins an axis outright; {overall} has the best answer quality."
+    quality_axis = AXES[0]
+    best = max(r.quality.token_f1 for r in results.values())
+    contenders = [n for n, r in results.items() if quality_axis.tie(best, r.quality.token_f1)]
+    overall = max(contenders, key=lambda n: (len(won[n]), results[n].quality.token_f1, _fresh(results[n]) or 0.0))
+    lead = results[overall].quality
+    if len(contenders) > 1:
+        rivals = [n for n in contenders if n != overall]
+        f1s = ", ".join(f"{n} {results[n].quality.token_f1:.2f}" for n in contenders)
+        ahead = len(won[overall]) > max(len(won[n]) for n in rivals)
+        decider = "wins more of the other axes" if ahead else "has the higher F1 or fresher answers"
+        why = f"it ties with {', '.join(rivals)} for the best answer quality (F1 {f1s}) and {decider}"
     else:
-        leading = wins[overall]
-        quality_note = ""
-        q = by_axis.get("quality")
-        if q is not None and q.winner not in (None, overall):
-            quality_note = f" but {q.winner} gives better answers"
-        summary = (
-            f"{'; '.join(lines)}. Overall: {overall} ({leading} of {len(verdicts)} axes){quality_note}. "
-            + (by_axis["quality"].reason if "quality" in by_axis else "")
-        ).strip()
+        why = f"it gives the best answers (token F1 {lead.token_f1:.2f}, {lead.correct:.0%} correct)"
+    parts = [f"Recommended: {overall}, because {why}"]
+    own = [a for a in won[overall] if a != "quality"]
+    if own:
+        parts.append(f"it also wins {', '.join(own)}")
+    trades = [_trade(n, axes, results) for n, axes in won.items() if n != overall and axes]
+    summary = "; ".join(parts) + "." + (" " + "; ".join(trades) + "." if trades else "")
     return Recommendation(overall=overall, verdicts=verdicts, summary=summary)
 
 

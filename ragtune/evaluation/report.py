@@ -58,9 +58,10 @@ def chart_quality(results: dict[str, ApproachResult], path: Path) -> Path:
         ("token F1", lambda r: r.quality.token_f1),
         ("correct", lambda r: r.quality.correct),
         ("faithfulness", lambda r: r.quality.faithfulness),
+        ("context support", lambda r: r.quality.context_support),
         ("citation prec.", lambda r: r.quality.citation_precision),
     ]
-    figure = _figure(8.0)
+    figure = _figure(9.0)
     ax = figure.add_subplot()
     _grouped_bars(ax, [m for m, _ in metrics], {n: [f(r) for _, f in metrics] for n, r in results.items()})
     ax.set_ylim(0, 1.1)
@@ -182,7 +183,8 @@ def summary_rows(results: dict[str, ApproachResult]) -> list[tuple[str, list[str
         row("Exact match", lambda r: _num(r.quality.exact_match)),
         row("Token F1", lambda r: _num(r.quality.token_f1)),
         row("Correct", lambda r: _num(r.quality.correct, "{:.0%}")),
-        row("Faithfulness", lambda r: _num(r.quality.faithfulness)),
+        row("Faithfulness (cited context)", lambda r: _num(r.quality.faithfulness)),
+        row("Supported by shown context", lambda r: _num(r.quality.context_support)),
         row("Citation precision", lambda r: _num(r.quality.citation_precision)),
         row("Citation recall", lambda r: _num(r.quality.citation_recall)),
         row("Retrieval hit@k", lambda r: _num(r.retrieval.hit_at_k if r.retrieval else None)),

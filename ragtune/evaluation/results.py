@@ -34,6 +34,9 @@ class QuestionResult(BaseModel):
     citation_precision: float | None = None
     citation_recall: float | None = None
     faithfulness: float | None = None
+    """Share of answer sentences supported by the passages the answer cites."""
+    context_support: float | None = None
+    """Share of answer sentences supported by all passages the model was shown (0.0 when it saw none)."""
     cited_sources: list[str] = Field(default_factory=list)
     retrieved_sources: list[str] = Field(default_factory=list)
     relevant_sources: list[str] = Field(default_factory=list)
@@ -57,6 +60,8 @@ class QualityScores(BaseModel):
     citation_recall: float | None = None
     faithfulness: float | None = None
     """Share of answer sentences supported by the cited context (lexical overlap >= 0.5)."""
+    context_support: float | None = None
+    """Share of answer sentences supported by the passages the model was shown, cited or not."""
     n: int
 
 
@@ -204,6 +209,7 @@ def quality_scores(questions: Sequence[QuestionResult]) -> QualityScores:
         citation_precision=mean([q.citation_precision for q in questions]),
         citation_recall=mean([q.citation_recall for q in questions]),
         faithfulness=mean([q.faithfulness for q in questions]),
+        context_support=mean([q.context_support for q in questions]),
         n=len(questions),
     )
 
