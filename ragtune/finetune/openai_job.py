@@ -330,7 +330,7 @@ class OpenAIFineTuneJob(FineTuneJob):
         return JobStatus(
             id=remote.id,
             backend=self.backend,
-            state=JobState(remote.status),
+            state=_state(remote.status),
             model_id=getattr(remote, "fine_tuned_model", None),
             base=remote.model,
             error=message,
@@ -369,6 +369,15 @@ class OpenAIFineTuneJob(FineTuneJob):
                         raise
                     raise converted from exc
         raise AssertionError("unreachable")  # pragma: no cover
+
+
+def _state(status: str) -> JobState:
+    """OpenAI's status as a :class:`JobState`; statuses newer than this client (``paused`` ...) count as running."""
+    try:
+        return JobState(status)
+    except ValueError:
+        log.info("Unknown fine-tuning job status %r; treating it as running", status)
+        return JobState.RUNNING
 
 
 def _to_event(item: Any) -> JobEvent:
