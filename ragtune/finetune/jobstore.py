@@ -39,6 +39,8 @@ class JobRecord(BaseModel):
     """Backend file id of the uploaded training data."""
     validation_file: str | None = None
     hyperparameters: dict[str, Any] = Field(default_factory=dict)
+    tenant: str | None = None
+    """The index tenant the training data came from (freshness is checked there)."""
     snapshot: dict[str, str] = Field(default_factory=dict)
     snapshot_chunks: dict[str, list[str]] = Field(default_factory=dict)
     created: float = Field(default_factory=time.time)

@@ -36,7 +36,7 @@ from tenacity import (
 from ragtune.config import Settings
 from ragtune.errors import ConfigError, ModelError, RetryableModelError
 from ragtune.finetune.dataset import TrainingData
-from ragtune.finetune.freshness import corpus_snapshot
+from ragtune.finetune.freshness import TENANT_KEY, corpus_snapshot
 from ragtune.finetune.job import FineTuneJob, JobEvent, JobState, JobStatus, numeric_metrics
 from ragtune.finetune.jobstore import JobRecord, JobStore
 from ragtune.finetune.prepare import DEFAULT_OPENAI_BASE
@@ -219,6 +219,7 @@ class OpenAIFineTuneJob(FineTuneJob):
             training_file=train_id,
             validation_file=val_id,
             hyperparameters=hyper,
+            tenant=self.tenant,
             snapshot=snapshot,
             snapshot_chunks=chunks,
         )
@@ -277,6 +278,7 @@ class OpenAIFineTuneJob(FineTuneJob):
                 "training_file": record.training_file,
                 "validation_file": record.validation_file,
                 "hyperparameters": record.hyperparameters,
+                **({TENANT_KEY: record.tenant} if record.tenant else {}),
             },
         )
 
