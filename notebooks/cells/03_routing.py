@@ -112,7 +112,18 @@ report = router.evaluate(eval_set)
 print(f"after fitting:  accuracy {report.accuracy:.2f}, in-scope {report.in_scope_accuracy:.2f}")
 
 # %%
+import io
+
+from IPython.display import Image
 from matplotlib.figure import Figure
+
+
+def show(figure):
+    """The figure as a PNG (works whatever matplotlib backend the kernel has)."""
+    buffer = io.BytesIO()
+    figure.savefig(buffer, format="png")
+    return Image(buffer.getvalue())
+
 
 labels = sorted({*report.confusion, *(p for row in report.confusion.values() for p in row)})
 matrix = [[report.confusion.get(t, {}).get(p, 0) for p in labels] for t in labels]
@@ -128,7 +139,7 @@ for i, row in enumerate(matrix):
         ax.text(j, i, count, ha="center", va="center")
 ax.set_title("Routing confusion matrix (held-out half)")
 figure.tight_layout()
-figure
+show(figure)
 
 # %%
 workspace.close()

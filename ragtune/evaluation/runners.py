@@ -125,7 +125,7 @@ def train_local(
     config = PrepareConfig(model=LOCAL_MODEL_ID, provider="local", val_fraction=0.0, epochs=epochs)
     report = prepare([data_file], prepared, config, progress=_adapt(progress, "finetune: prepare"))
     data = load_training_data(prepared)
-    train_config = LoraTrainConfig(epochs=epochs, learning_rate=learning_rate, batch_size=8, max_length=128)
+    train_config = LoraTrainConfig(epochs=epochs, learning_rate=learning_rate, batch_size=4, max_length=128)
     job = LocalLoRAJob(
         data,
         registry=ModelRegistry(workspace.registry_path),
