@@ -71,7 +71,8 @@ checked = build_router(
 )
 for query in ["What is the national dish of Veloria?", "What does the handbook say about quantum tax law?"]:
     d = checked.route(query)
-    print(f"{query:<52} -> {d.route:<7} retrieval {d.retrieval_score:.2f} | {d.reason}")
+    score = "n/a" if d.retrieval_score is None else f"{d.retrieval_score:.2f}"
+    print(f"{query:<52} -> {d.route:<7} retrieval {score} | {d.reason}")
 
 # %% [markdown]
 # ## Fit and evaluate
