@@ -54,7 +54,7 @@ def compare(
         emit_json(results)
         return
     if results.recommendation is not None:
-        console.print(f"[bold]Recommendation:[/] {results.recommendation.summary}", highlight=False)
+        console.print(results.recommendation.summary, highlight=False)
     for name, result in results.approaches.items():
         console.print(
             f"{name:>9}: F1 {result.quality.token_f1:.2f}, correct {result.quality.correct:.0%}, "
