@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 
@@ -183,9 +183,15 @@ def eval_retrieval(
     query_map, qrel_map = load_queries(queries), load_qrels(qrels)
     with Workspace(settings) as ws, progress_bar("eval") as bar:
         searcher = ws.searcher()
+        vectors: dict[str, Any] = {}
+        if mode is not SearchMode.BM25:  # one batched model call instead of one per query
+            texts = list(dict.fromkeys(query_map.values()))
+            vectors = dict(zip(texts, ws.embedder.embed_queries(texts), strict=True))
 
-        def run(text: str) -> list:  # type: ignore[type-arg]
-            return searcher.search(text, mode=mode, alpha=alpha, fusion=fusion, k=k, tenant=tenant)
+        def run(text: str) -> list[Hit]:
+            return searcher.search(
+                text, query_vector=vectors.get(text), mode=mode, alpha=alpha, fusion=fusion, k=k, tenant=tenant
+            )
 
         metrics = evaluate_retrieval(run, query_map, qrel_map, progress=bar)
     metrics = metrics.model_copy(update={"mode": mode.value, "alpha": alpha if mode is SearchMode.HYBRID else None})

@@ -42,6 +42,12 @@ class Embedder(ABC):
         """Embed one query; returns a ``(dim,)`` normalised float32 vector."""
         return normalise(self._embed([text], is_query=True))[0]
 
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        """Embed many queries in one model call (evaluation runs); rows match :meth:`embed_query`."""
+        if not texts:
+            return np.zeros((0, self.dim), dtype=np.float32)
+        return normalise(self._embed(list(texts), is_query=True))
+
     async def aembed_query(self, text: str) -> np.ndarray:
         return await run_in_thread(self.embed_query, text)
 

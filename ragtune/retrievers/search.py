@@ -78,10 +78,15 @@ class Searcher:
             return hits
         return [h for h in hits if h.score >= options.min_score]
 
-    def search(self, query: str, **overrides: Any) -> list[Hit]:
-        """Search with the default options, overridden per call (``mode=``, ``k=``, ``filters=`` ...)."""
+    def search(self, query: str, *, query_vector: Any = None, **overrides: Any) -> list[Hit]:
+        """Search with the default options, overridden per call (``mode=``, ``k=``, ``filters=`` ...).
+
+        ``query_vector`` skips embedding the query (pass one from :meth:`Embedder.embed_queries`).
+        """
         options = self.resolve(**overrides)
-        vector = None if options.mode is SearchMode.BM25 else self.embedder.embed_query(query)
+        vector = query_vector
+        if vector is None and options.mode is not SearchMode.BM25:
+            vector = self.embedder.embed_query(query)
         return self._floor(self.index.search(self._request(query, options, vector)), options)
 
     async def asearch(self, query: str, **overrides: Any) -> list[Hit]:
