@@ -11,8 +11,7 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ragtune._lazy import lazy_getattr
 
 _LAZY = {
     "RagtuneToolkit": "ragtune.agents.toolkit",
@@ -38,12 +37,5 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        msg = f"module 'ragtune.agents' has no attribute {name!r}"
-        raise AttributeError(msg)
-    return getattr(importlib.import_module(module), name)
-
-
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 __all__ = sorted(_LAZY)

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ragtune._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from ragtune.embeddings.base import Embedder
@@ -19,12 +21,5 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'ragtune.embeddings' has no attribute {name!r}")
-
-
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 __all__ = ["CachedEmbedder", "Embedder", "EmbeddingCache", "LocalEmbedder", "OpenAIEmbedder"]

@@ -10,8 +10,7 @@ Names load lazily, so ``import ragtune.evaluation`` imports neither matplotlib n
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ragtune._lazy import lazy_getattr
 
 _LAZY = {
     "RetrievalMetrics": "retrieval",
@@ -34,12 +33,5 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        msg = f"module 'ragtune.evaluation' has no attribute {name!r}"
-        raise AttributeError(msg)
-    return getattr(importlib.import_module(f"ragtune.evaluation.{module}"), name)
-
-
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 __all__ = sorted(_LAZY)

@@ -11,8 +11,9 @@ or the openai client::
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ragtune._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from ragtune.finetune.collect import read_records
@@ -110,13 +111,7 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    module = _DYNAMIC_IMPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module 'ragtune.finetune' has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"ragtune.finetune.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _DYNAMIC_IMPORTS, globals())
 
 
 def __dir__() -> list[str]:

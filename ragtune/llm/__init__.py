@@ -6,7 +6,9 @@ does not load torch or the OpenAI client.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ragtune._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from ragtune.llm.factory import make_chat_model
@@ -43,14 +45,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'ragtune.llm' has no attribute {name!r}")
-
-
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 __all__ = [
     "LOCAL_MODEL_ID",
     "LocalChatModel",

@@ -14,8 +14,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ragtune._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from ragtune.loaders.adapters import from_langchain_loader, from_llamaindex_reader
@@ -36,13 +37,7 @@ _DYNAMIC_IMPORTS = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _DYNAMIC_IMPORTS.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
+__getattr__ = lazy_getattr(__name__, _DYNAMIC_IMPORTS, globals())
 
 
 def __dir__() -> list[str]:

@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Any
-
+from ragtune._lazy import lazy_getattr
 from ragtune.retrievers.search import Searcher, SearchOptions
 
 _LAZY = {
@@ -12,12 +11,5 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        import importlib
-
-        return getattr(importlib.import_module(_LAZY[name]), name)
-    raise AttributeError(f"module 'ragtune.retrievers' has no attribute {name!r}")
-
-
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 __all__ = ["RagtuneLlamaRetriever", "RagtuneRetriever", "SearchOptions", "Searcher"]

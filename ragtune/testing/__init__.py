@@ -9,8 +9,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
+from ragtune._lazy import lazy_getattr
 
 try:
     import pytest
@@ -27,12 +26,5 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    module = _LAZY.get(name)
-    if module is None:
-        msg = f"module 'ragtune.testing' has no attribute {name!r}"
-        raise AttributeError(msg)
-    return getattr(importlib.import_module(module), name)
-
-
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 __all__ = ["FakeEmbedder", "IndexContract", "ScriptedChatModel", "tool_call"]
