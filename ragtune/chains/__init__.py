@@ -12,8 +12,9 @@ Example:
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ragtune._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from ragtune.chains.answer import NOT_FOUND, Answer, Citation, DroppedChunk, Segment, Usage
@@ -51,12 +52,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"ragtune.chains.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'ragtune.chains' has no attribute {name!r}")
-
-
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 __all__ = [
     "DATA_RULE",
     "NOT_FOUND",

@@ -8,8 +8,9 @@ importing this package loads neither numpy-heavy code nor LangChain.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
+
+from ragtune._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from ragtune.routing.decision import CHAIN_ROUTES, DIRECT, FINETUNED, HYBRID, RAG, RouteDecision
@@ -49,12 +50,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LAZY:
-        return getattr(importlib.import_module(f"ragtune.routing.{_LAZY[name]}"), name)
-    raise AttributeError(f"module 'ragtune.routing' has no attribute {name!r}")
-
-
+__getattr__ = lazy_getattr(__name__, _LAZY, globals())
 __all__ = [
     "CHAIN_ROUTES",
     "DIRECT",
