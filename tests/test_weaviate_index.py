@@ -98,16 +98,15 @@ def test_reopening_an_existing_collection_keeps_its_data(weaviate_server: Any) -
     assert len(weaviate_server.http_requests("POST /v1/schema")) == 2  # created once, not again
 
 
-def test_refuses_a_collection_without_multi_tenancy(weaviate_server: Any) -> None:
-    client = weaviate.connect_to_custom(
-        "127.0.0.1",
-        weaviate_server.http_port,
-        False,
-        "127.0.0.1",
-        weaviate_server.grpc_port,
-        False,
-        skip_init_checks=True,
+def _raw_client(server: Any) -> weaviate.WeaviateClient:
+    """A plain weaviate client on the test server, for tests that set up collections by hand."""
+    return weaviate.connect_to_custom(
+        "127.0.0.1", server.http_port, False, "127.0.0.1", server.grpc_port, False, skip_init_checks=True
     )
+
+
+def test_refuses_a_collection_without_multi_tenancy(weaviate_server: Any) -> None:
+    client = _raw_client(weaviate_server)
     try:
         client.collections.create("Plain")
         with pytest.raises(ConfigError, match="without multi-tenancy"):
@@ -567,15 +566,7 @@ async def test_async_search_works_across_event_loops_and_closes_from_sync_code(w
 
 
 def test_a_given_client_is_used_and_left_open(weaviate_server: Any) -> None:
-    client = weaviate.connect_to_custom(
-        "127.0.0.1",
-        weaviate_server.http_port,
-        False,
-        "127.0.0.1",
-        weaviate_server.grpc_port,
-        False,
-        skip_init_checks=True,
-    )
+    client = _raw_client(weaviate_server)
     try:
         with WeaviateIndex(client=client, collection="Given") as index:
             add(index, "doc", ["hello there"])
