@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import contextlib
 import logging
-import os
 import queue
 import threading
 import time
@@ -31,7 +30,7 @@ from ragtune.chunking import Chunker, ChunkingOptions
 from ragtune.embeddings.cache import CachedEmbedder
 from ragtune.index.base import Index
 from ragtune.ingest.report import IngestError, IngestReport
-from ragtune.loaders import LoadFailure, LoadOptions, iter_documents, source_scope
+from ragtune.loaders import LoadFailure, LoadOptions, iter_documents, source_in_scope, source_scope
 from ragtune.progress import ProgressCallback, report
 from ragtune.schema import Chunk, Document, DocumentState
 
@@ -86,10 +85,6 @@ class _Producer(threading.Thread):
             self.error = exc
         finally:
             self.out.put(_DONE)
-
-
-def _in_scope(source: str, scopes: list[str]) -> bool:
-    return any(source == scope or source.startswith(scope.rstrip(os.sep) + os.sep) for scope in scopes)
 
 
 class Syncer:
@@ -241,7 +236,9 @@ class Syncer:
         gone = [
             doc_id
             for doc_id, state in existing.items()
-            if doc_id not in seen and state.source not in failed_sources and _in_scope(state.source, scopes)
+            if doc_id not in seen
+            and state.source not in failed_sources
+            and any(source_in_scope(state.source, scope) for scope in scopes)
         ]
         if gone:
             result.chunks_deleted += self.index.delete_documents(gone, tenant=self.tenant)
