@@ -71,6 +71,37 @@ class Segment(BaseModel):
         return bool(self.citations)
 
 
+Verdict = Literal["supported", "unsupported"]
+
+
+class Claim(BaseModel):
+    """One sentence of an answer, checked against the passages that were shown.
+
+    Citations are attached by the system from this check, whatever markers the model wrote.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    text: str
+    """The sentence, without citation markers."""
+    start: int = 0
+    """Character offset of the sentence in ``Answer.text``."""
+    end: int = 0
+    citations: tuple[int, ...] = ()
+    """Numbers of the shown blocks that support the claim (empty when unsupported)."""
+    support: float = 0.0
+    """Support score in [0, 1] of the best-supporting sentence."""
+    verdict: Verdict = "unsupported"
+    evidence: str | None = None
+    """The best-supporting sentence of the passages shown."""
+    passage: int | None = None
+    """Number of the block that holds ``evidence``."""
+    model_citations: tuple[int, ...] = ()
+    """Markers the model itself wrote for this sentence (before correction)."""
+    corrected: tuple[int, ...] = ()
+    """Model-written markers that pointed at a block that does not support the claim."""
+
+
 class Usage(BaseModel):
     """Tokens, latency and estimated cost of one answer, all steps together."""
 
@@ -125,6 +156,12 @@ class Answer(BaseModel):
     """For hybrid answers: the sentences, each with its valid citations (uncited ones have none)."""
     abstained: bool = False
     """True when the answer declines: nothing relevant was found."""
+    claims: list[Claim] = Field(default_factory=list)
+    """Every sentence of the answer with its verification (routes that show context)."""
+    supported_share: float | None = None
+    """Share of ``claims`` judged supported; ``None`` when nothing was verified."""
+    grounding: Literal["off", "annotate", "strict"] | None = None
+    """Grounding policy applied to the answer (``None``: no context was shown)."""
     usage: Usage = Field(default_factory=Usage)
 
     @property
@@ -147,4 +184,4 @@ class Answer(BaseModel):
         return "".join(out)
 
 
-__all__ = ["NOT_FOUND", "Answer", "Citation", "DroppedChunk", "Segment", "Usage"]
+__all__ = ["NOT_FOUND", "Answer", "Citation", "Claim", "DroppedChunk", "Segment", "Usage", "Verdict"]
