@@ -29,6 +29,7 @@ Example:
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from collections.abc import Callable, Sequence
 from functools import cached_property
@@ -39,7 +40,6 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ragtune.errors import ConfigError, InputError, ToolError
 from ragtune.filters import FilterExpr, combine, parse_filter
-from ragtune.index.base import run_in_thread
 from ragtune.schema import Hit
 
 if TYPE_CHECKING:
@@ -390,7 +390,7 @@ class RagtuneToolkit:
 
     async def aingest(self, path: str) -> ToolOutput:
         """Async twin of :meth:`ingest` (the ingest runs in a worker thread)."""
-        return await run_in_thread(self.ingest, path)
+        return await asyncio.to_thread(self.ingest, path)
 
     # -- dispatch by name (MCP, LlamaIndex) ----------------------------------------------------
 

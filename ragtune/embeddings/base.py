@@ -2,22 +2,24 @@
 
 from __future__ import annotations
 
+import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
 import numpy as np
 
-from ragtune.index.base import run_in_thread
-
 
 def normalise(vectors: np.ndarray) -> np.ndarray:
-    """L2-normalise rows so that a dot product is a cosine similarity."""
-    matrix = np.asarray(vectors, dtype=np.float32)
+    """Rows as contiguous float32 of unit length, so a dot product is a cosine similarity (zero rows stay zero).
+
+    The one L2 normalisation of the package: embedders and the embedded index's vector matrix both use it.
+    """
+    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
     if matrix.ndim == 1:
         matrix = matrix[None, :]
     norms = np.linalg.norm(matrix, axis=1, keepdims=True)
     norms[norms == 0] = 1.0
-    return matrix / norms
+    return np.ascontiguousarray(matrix / norms, dtype=np.float32)
 
 
 class Embedder(ABC):
@@ -49,10 +51,10 @@ class Embedder(ABC):
         return normalise(self._embed(list(texts), is_query=True))
 
     async def aembed_query(self, text: str) -> np.ndarray:
-        return await run_in_thread(self.embed_query, text)
+        return await asyncio.to_thread(self.embed_query, text)
 
     async def aembed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        return await run_in_thread(self.embed_documents, texts)
+        return await asyncio.to_thread(self.embed_documents, texts)
 
     @abstractmethod
     def _embed(self, texts: list[str], *, is_query: bool) -> np.ndarray: ...

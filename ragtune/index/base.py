@@ -8,12 +8,9 @@ validation, so backends only see well-formed requests.
 from __future__ import annotations
 
 import asyncio
-import contextvars
-import functools
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from types import TracebackType
-from typing import Any
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -116,7 +113,7 @@ class Index(ABC):
         if self.has_native_async:
             hits = await self._asearch(request)
             return [h.model_copy(update={"rank": i}) for i, h in enumerate(hits[: request.k])]
-        return await run_in_thread(self.search, request)
+        return await asyncio.to_thread(self.search, request)
 
     def documents(self, *, tenant: str | None = None) -> dict[str, DocumentState]:
         """Every document the index holds for the tenant, by id."""
@@ -160,7 +157,7 @@ class Index(ABC):
     def _search(self, request: SearchRequest) -> list[Hit]: ...
 
     async def _asearch(self, request: SearchRequest) -> list[Hit]:
-        return await run_in_thread(self._search, request)
+        return await asyncio.to_thread(self._search, request)
 
     @abstractmethod
     def _documents(self, tenant: str | None) -> dict[str, DocumentState]: ...
@@ -175,11 +172,8 @@ class Index(ABC):
     def _tenants(self) -> list[str]: ...
 
 
-async def run_in_thread(func: Any, *args: Any, **kwargs: Any) -> Any:
-    """Run a sync callable in the default executor, keeping contextvars (tracing) intact."""
-    loop = asyncio.get_running_loop()
-    ctx = contextvars.copy_context()
-    return await loop.run_in_executor(None, functools.partial(ctx.run, func, *args, **kwargs))
+run_in_thread = asyncio.to_thread
+"""Kept for existing importers; use :func:`asyncio.to_thread`, which also carries contextvars into the worker."""
 
 
 __all__ = ["DEFAULT_ALPHA", "DEFAULT_FUSION", "Index", "SearchRequest", "run_in_thread"]

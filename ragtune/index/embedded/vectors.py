@@ -10,17 +10,11 @@ from __future__ import annotations
 
 import numpy as np
 
+from ragtune.embeddings.base import normalise
 from ragtune.errors import ConfigError
 
-
-def as_unit(vectors: np.ndarray) -> np.ndarray:
-    """Rows as contiguous float32 of unit length (zero rows stay zero)."""
-    matrix = np.ascontiguousarray(vectors, dtype=np.float32)
-    if matrix.ndim == 1:
-        matrix = matrix[None, :]
-    norms = np.linalg.norm(matrix, axis=1, keepdims=True)
-    norms[norms == 0] = 1.0
-    return np.ascontiguousarray(matrix / norms, dtype=np.float32)
+as_unit = normalise
+"""Kept for existing importers: :func:`ragtune.embeddings.base.normalise`."""
 
 
 class VectorMatrix:
