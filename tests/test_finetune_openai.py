@@ -13,12 +13,13 @@ from ragtune.finetune import openai_job
 from ragtune.finetune.dataset import TrainingData, load_training_data
 from ragtune.finetune.job import JobState
 from ragtune.finetune.jobstore import JobStore
-from ragtune.finetune.openai_job import OpenAIFineTuneJob, OpenAITrainConfig, RetryPolicy
+from ragtune.finetune.openai_job import OpenAIFineTuneJob, OpenAITrainConfig
 from ragtune.finetune.prepare import PrepareConfig, prepare
 from ragtune.llm.registry import ModelRegistry
+from ragtune.retry import RetryPolicy
 
 BASE = "gpt-4o-mini-2024-07-18"
-FAST = RetryPolicy(attempts=4, initial=0.0, max_wait=0.0, deadline=30.0)
+FAST = RetryPolicy(attempts=4, initial_wait=0.0, max_wait=0.0, max_delay=30.0)
 
 
 @pytest.fixture

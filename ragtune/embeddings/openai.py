@@ -6,18 +6,14 @@ import logging
 from typing import Any
 
 import numpy as np
-from tenacity import before_sleep_log, retry, retry_if_exception, stop_after_attempt, wait_exponential_jitter
 
 from ragtune.embeddings.base import Embedder
-from ragtune.errors import EmbeddingError, RetryableModelError
+from ragtune.errors import EmbeddingError
+from ragtune.retry import RetryPolicy, call_openai
 
 log = logging.getLogger(__name__)
 
 OPENAI_EMBEDDING_DIMS = {"text-embedding-3-small": 1536, "text-embedding-3-large": 3072, "text-embedding-ada-002": 1536}
-
-
-def _is_retryable(exc: BaseException) -> bool:
-    return bool(getattr(exc, "is_retryable", False))
 
 
 def token_encoding(model: str) -> Any:
@@ -33,7 +29,11 @@ def token_encoding(model: str) -> Any:
 
 
 class OpenAIEmbedder(Embedder):
-    """``text-embedding-3-small`` by default; ``base_url`` points at any compatible server."""
+    """``text-embedding-3-small`` by default; ``base_url`` points at any compatible server.
+
+    ``max_retries`` counts retries after the first try on transient faults (``max_retries + 1``
+    attempts, see :class:`ragtune.retry.RetryPolicy`); other API errors raise :class:`EmbeddingError`.
+    """
 
     max_tokens = 8191
 
@@ -56,39 +56,27 @@ class OpenAIEmbedder(Embedder):
         self.dim = dimensions or OPENAI_EMBEDDING_DIMS.get(model, 1536)
         self.batch_size = batch_size
         self.max_retries = max_retries
+        self._policy = RetryPolicy.from_retries(max_retries)
         self._client = client or openai.OpenAI(api_key=api_key or "unset", base_url=base_url, max_retries=0)
         self._encoding = token_encoding(model)
 
     def _call(self, batch: list[str]) -> list[list[float]]:
-        import openai
-
         kwargs: dict[str, Any] = {"model": self.model, "input": batch}
         if self.dimensions:
             kwargs["dimensions"] = self.dimensions
-        try:
-            response = self._client.embeddings.create(**kwargs)
-        except (
-            openai.RateLimitError,
-            openai.APITimeoutError,
-            openai.APIConnectionError,
-            openai.InternalServerError,
-        ) as exc:
-            raise RetryableModelError(f"OpenAI embeddings ({self.model}) transient failure: {exc}") from exc
-        except openai.APIError as exc:
-            raise EmbeddingError(f"OpenAI embeddings ({self.model}) failed: {exc}") from exc
+        response = call_openai(
+            self._policy,
+            f"embeddings ({self.model})",
+            lambda: self._client.embeddings.create(**kwargs),
+            fatal=EmbeddingError,
+            logger=log,
+        )
         return [item.embedding for item in sorted(response.data, key=lambda d: d.index)]
 
     def _embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
-        call = retry(
-            retry=retry_if_exception(_is_retryable),
-            stop=stop_after_attempt(self.max_retries),
-            wait=wait_exponential_jitter(multiplier=0.5, max=20),
-            before_sleep=before_sleep_log(log, logging.WARNING),
-            reraise=True,
-        )(self._call)
         rows: list[list[float]] = []
         for start in range(0, len(texts), self.batch_size):
-            rows.extend(call(texts[start : start + self.batch_size]))
+            rows.extend(self._call(texts[start : start + self.batch_size]))
         vectors = np.asarray(rows, dtype=np.float32)
         self.dim = int(vectors.shape[1]) if vectors.size else self.dim
         return vectors

@@ -18,49 +18,70 @@ from __future__ import annotations
 import functools
 import logging
 import time
+import warnings
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field
-from tenacity import (
-    Retrying,
-    before_sleep_log,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential,
-    wait_random,
-)
 
 from ragtune.config import Settings
-from ragtune.errors import ConfigError, ModelError, RetryableModelError
+from ragtune.errors import ConfigError
 from ragtune.finetune.dataset import TrainingData
 from ragtune.finetune.freshness import TENANT_KEY, corpus_snapshot
 from ragtune.finetune.job import FineTuneJob, JobEvent, JobState, JobStatus, numeric_metrics
 from ragtune.finetune.jobstore import JobRecord, JobStore
 from ragtune.finetune.prepare import DEFAULT_OPENAI_BASE
-from ragtune.finetune.progress import ProgressCallback, report
 from ragtune.index.base import Index
 from ragtune.llm.registry import ModelEntry, ModelRegistry
+from ragtune.progress import ProgressCallback, report
+from ragtune.retry import RetryPolicy as _RetryPolicy
+from ragtune.retry import call_openai
 
 log = logging.getLogger(__name__)
 T = TypeVar("T")
 EVENT_PAGE = 100
 
 
-class RetryPolicy(BaseModel):
-    """How transient API faults are retried."""
+JOB_RETRY = _RetryPolicy(attempts=6, initial_wait=1.0, max_wait=30.0, max_delay=300.0)
+"""Fine-tuning API calls: 6 attempts, 1 s doubling to 30 s, giving up after 5 minutes of retrying."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
 
-    attempts: int = Field(default=6, ge=1)
-    """Tries per API call, the first included."""
-    initial: float = Field(default=1.0, ge=0)
-    """First backoff in seconds (doubled each retry, with jitter)."""
-    max_wait: float = Field(default=30.0, ge=0)
-    deadline: float = Field(default=300.0, gt=0)
-    """Give up on one call after this many seconds of retrying."""
+class RetryPolicy(_RetryPolicy):
+    """Deprecated spelling: use :class:`ragtune.retry.RetryPolicy` (``initial`` is ``initial_wait``,
+    ``deadline`` is ``max_delay``). Defaults are :data:`JOB_RETRY`'s."""
+
+    def __init__(
+        self,
+        attempts: int = JOB_RETRY.attempts,
+        initial: float | None = None,
+        max_wait: float = JOB_RETRY.max_wait,
+        deadline: float | None = None,
+        *,
+        initial_wait: float | None = None,
+        max_delay: float | None = None,
+    ) -> None:
+        if initial is not None or deadline is not None:
+            warnings.warn(
+                "RetryPolicy(initial=, deadline=) is deprecated: "
+                "use ragtune.retry.RetryPolicy(initial_wait=, max_delay=)",
+                DeprecationWarning,
+                stacklevel=2,
+            )
+        super().__init__(
+            attempts=attempts,
+            initial_wait=next(v for v in (initial_wait, initial, JOB_RETRY.initial_wait) if v is not None),
+            max_wait=max_wait,
+            max_delay=next(v for v in (max_delay, deadline, JOB_RETRY.max_delay) if v is not None),
+        )
+
+    @property
+    def initial(self) -> float:
+        return self.initial_wait
+
+    @property
+    def deadline(self) -> float | None:
+        return self.max_delay
 
 
 class OpenAITrainConfig(BaseModel):
@@ -78,7 +99,8 @@ class OpenAITrainConfig(BaseModel):
     seed: int | None = None
     poll_interval: float = Field(default=10.0, ge=0)
     """Seconds between status polls while waiting."""
-    retry: RetryPolicy = Field(default_factory=RetryPolicy)
+    retry: _RetryPolicy = JOB_RETRY
+    """How transient API faults are retried (see :class:`ragtune.retry.RetryPolicy`)."""
 
     def hyperparameters(self) -> dict[str, Any]:
         values = {
@@ -352,25 +374,7 @@ class OpenAIFineTuneJob(FineTuneJob):
         return job_id
 
     def _call(self, what: str, func: Callable[[], T]) -> T:
-        policy = self.config.retry
-        retrying = Retrying(
-            retry=retry_if_exception(lambda e: getattr(e, "is_retryable", False)),
-            stop=stop_after_attempt(policy.attempts) | stop_after_delay(policy.deadline),
-            wait=wait_exponential(multiplier=policy.initial, max=policy.max_wait) + wait_random(0, policy.initial),
-            before_sleep=before_sleep_log(log, logging.WARNING),
-            sleep=self._sleep,
-            reraise=True,
-        )
-        for attempt in retrying:
-            with attempt:
-                try:
-                    return func()
-                except Exception as exc:
-                    converted = _convert(what, exc)
-                    if converted is exc:
-                        raise
-                    raise converted from exc
-        raise AssertionError("unreachable")  # pragma: no cover
+        return call_openai(self.config.retry, what, func, logger=log, sleep=self._sleep)
 
 
 def _state(status: str) -> JobState:
@@ -398,20 +402,4 @@ def _to_event(item: Any) -> JobEvent:
     )
 
 
-def _convert(what: str, exc: Exception) -> Exception:
-    """Map an ``openai`` exception to ragtune's typed errors (others pass through)."""
-    import openai
-
-    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError)):
-        return RetryableModelError(f"OpenAI {what}: connection failed or timed out ({exc}); retrying")
-    if isinstance(exc, openai.APIStatusError):
-        status = exc.status_code
-        body = getattr(exc, "message", str(exc))
-        if status == 429 or status >= 500:
-            return RetryableModelError(f"OpenAI {what}: HTTP {status} ({body})", code=str(status))
-        hint = " Check OPENAI_API_KEY." if status in (401, 403) else ""
-        return ModelError(f"OpenAI {what} failed: HTTP {status} ({body}).{hint}", code=str(status))
-    return exc
-
-
-__all__ = ["OpenAIFineTuneJob", "OpenAITrainConfig", "RetryPolicy", "openai_client"]
+__all__ = ["JOB_RETRY", "OpenAIFineTuneJob", "OpenAITrainConfig", "RetryPolicy", "openai_client"]

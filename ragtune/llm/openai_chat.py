@@ -26,71 +26,26 @@ import os
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Any, NoReturn, TypeVar
 
-import openai
 from langchain_core.callbacks import AsyncCallbackManagerForLLMRun, CallbackManagerForLLMRun
 from langchain_core.messages import BaseMessage
 from langchain_core.outputs import ChatGenerationChunk, ChatResult
 from langchain_openai import ChatOpenAI
 from pydantic import Field, SecretStr
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    Retrying,
-    before_sleep_log,
-    retry_if_exception,
-    stop_after_attempt,
-    wait_exponential_jitter,
-)
 
-from ragtune.errors import ConfigError, ModelError, RetryableModelError
+from ragtune.errors import ConfigError
+from ragtune.retry import RetryPolicy, is_retryable_openai_error, translate_openai_error
 
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
 
 
-def is_retryable_openai_error(exc: BaseException) -> bool:
-    """429 (except ``insufficient_quota``), 408, 5xx, timeouts and connection errors."""
-    if isinstance(exc, (openai.APITimeoutError, openai.APIConnectionError, openai.InternalServerError)):
-        return True
-    if isinstance(exc, openai.RateLimitError):
-        return getattr(exc, "code", None) != "insufficient_quota"
-    if isinstance(exc, openai.APIStatusError):
-        return exc.status_code == 408 or exc.status_code >= 500
-    return False
-
-
-_DUAL_CLASSES: dict[tuple[type[ModelError], type[BaseException]], type[ModelError]] = {}
-
-
-def _dual_class(ragtune_cls: type[ModelError], original: type[BaseException]) -> type[ModelError]:
-    """A class that is both ``ragtune_cls`` and the original exception type (one per pair)."""
-    key = (ragtune_cls, original)
-    if key not in _DUAL_CLASSES:
-        _DUAL_CLASSES[key] = type(original.__name__, (ragtune_cls, original), {"__module__": __name__})
-    return _DUAL_CLASSES[key]
-
-
 def translate_error(exc: BaseException, model: str) -> BaseException:
     """Re-type an OpenAI/LangChain error as :class:`ModelError` or :class:`RetryableModelError`, keeping its type.
 
-    Errors that are not OpenAI API errors are returned unchanged.
+    Errors that are not OpenAI API errors are returned unchanged (see :func:`ragtune.retry.translate_openai_error`).
     """
-    if isinstance(exc, ModelError) or not isinstance(exc, openai.APIError):
-        return exc
-    retryable = is_retryable_openai_error(exc)
-    status = getattr(exc, "status_code", None)
-    detail = getattr(exc, "message", None) or str(exc)
-    what = "transient failure" if retryable else "request failed"
-    message = f"OpenAI chat model {model!r}: {what}" + (f" (HTTP {status})" if status else "") + f": {detail}"
-    cls = _dual_class(RetryableModelError if retryable else ModelError, type(exc))
-    new = cls.__new__(cls, message)
-    new.__dict__.update(exc.__dict__)
-    new.args = (message,)
-    new.path = new.record_id = new.line = None
-    if not isinstance(getattr(exc, "code", None), str):
-        new.code = str(status) if status else None
-    return new
+    return translate_openai_error(exc, f"chat model {model!r}")
 
 
 def _reraise(exc: Exception, model: str) -> NoReturn:
@@ -114,30 +69,10 @@ class RetryingChatOpenAI(ChatOpenAI):
     retry_wait_max: float = Field(default=20.0, ge=0)
     """Longest single wait in seconds."""
 
-    def _wait(self, state: RetryCallState) -> float:
-        exc = state.outcome.exception() if state.outcome is not None else None
-        response = getattr(exc, "response", None)
-        headers = getattr(response, "headers", None) or {}
-        try:
-            if headers.get("retry-after-ms") is not None:
-                return min(float(headers["retry-after-ms"]) / 1000, self.retry_wait_max)
-            if headers.get("retry-after") is not None:
-                return min(float(headers["retry-after"]), self.retry_wait_max)
-        except ValueError:  # an HTTP date: fall back to backoff
-            pass
-        backoff = wait_exponential_jitter(
-            multiplier=self.retry_wait_initial, max=self.retry_wait_max, jitter=self.retry_wait_initial
+    def _policy(self) -> RetryPolicy:
+        return RetryPolicy.from_retries(
+            self.retries, initial_wait=self.retry_wait_initial, max_wait=self.retry_wait_max
         )
-        return float(backoff(state))
-
-    def _policy(self) -> dict[str, Any]:
-        return {
-            "retry": retry_if_exception(lambda e: bool(getattr(e, "is_retryable", False))),
-            "stop": stop_after_attempt(self.retries + 1),
-            "wait": self._wait,
-            "before_sleep": before_sleep_log(log, logging.WARNING),
-            "reraise": True,
-        }
 
     def _call(self, fn: Callable[[], T]) -> T:
         def attempt() -> T:
@@ -146,7 +81,7 @@ class RetryingChatOpenAI(ChatOpenAI):
             except Exception as exc:
                 _reraise(exc, self.model_name)
 
-        return Retrying(**self._policy())(attempt)
+        return self._policy().retrying(f"OpenAI chat model {self.model_name!r}", logger=log)(attempt)
 
     def _generate(
         self,
@@ -164,7 +99,7 @@ class RetryingChatOpenAI(ChatOpenAI):
         run_manager: AsyncCallbackManagerForLLMRun | None = None,
         **kwargs: Any,
     ) -> ChatResult:
-        async for attempt in AsyncRetrying(**self._policy()):
+        async for attempt in self._policy().aretrying(f"OpenAI chat model {self.model_name!r}", logger=log):
             with attempt:
                 try:
                     return await super()._agenerate(messages, stop, run_manager, **kwargs)
@@ -189,7 +124,7 @@ class RetryingChatOpenAI(ChatOpenAI):
     async def _astream(self, *args: Any, **kwargs: Any) -> AsyncIterator[ChatGenerationChunk]:
         iterator: AsyncIterator[ChatGenerationChunk] | None = None
         first: ChatGenerationChunk | None = None
-        async for attempt in AsyncRetrying(**self._policy()):
+        async for attempt in self._policy().aretrying(f"OpenAI chat model {self.model_name!r}", logger=log):
             with attempt:
                 try:
                     iterator = super()._astream(*args, **kwargs)
@@ -226,7 +161,8 @@ def make_openai_chat(
         api_key: falls back to ``OPENAI_API_KEY``.
         base_url: e.g. ``http://localhost:8000/v1``; falls back to ``OPENAI_BASE_URL``, then OpenAI.
         temperature: sampling temperature.
-        max_retries: tenacity retries on transient faults (the client's own retries are off).
+        max_retries: retries after the first try on transient faults (``max_retries + 1`` attempts;
+            the client's own retries are off). See :class:`ragtune.retry.RetryPolicy`.
         timeout: seconds per request.
         **kwargs: other ``ChatOpenAI`` fields (``max_completion_tokens``, ``retry_wait_initial``...).
 

@@ -1,4 +1,4 @@
-"""Which Weaviate failures are worth retrying, and the retry policy (tenacity).
+"""Which Weaviate failures are worth retrying, and Weaviate's defaults for the shared retry policy.
 
 Transient: connection errors and timeouts, HTTP 5xx and 429, gRPC
 ``UNAVAILABLE`` / ``DEADLINE_EXCEEDED`` / ``RESOURCE_EXHAUSTED``, and the
@@ -11,21 +11,13 @@ The client wraps gRPC errors in its own exceptions, so the whole
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
 
 import grpc
 import httpx
-from tenacity import (
-    AsyncRetrying,
-    RetryCallState,
-    Retrying,
-    retry_if_exception,
-    stop_after_attempt,
-    stop_after_delay,
-    wait_exponential_jitter,
-)
+from tenacity import AsyncRetrying, Retrying
 from weaviate.exceptions import (
     UnexpectedStatusCodeError,
     WeaviateClosedClientError,
@@ -35,6 +27,7 @@ from weaviate.exceptions import (
     WeaviateTimeoutError,
 )
 
+from ragtune import retry
 from ragtune.errors import IndexBackendError, RagtuneError, TransientIndexError
 
 log = logging.getLogger("ragtune.index.weaviate")
@@ -45,41 +38,26 @@ TRANSIENT_GRPC_CODES = frozenset(
 
 
 @dataclass(frozen=True)
-class RetryPolicy:
-    """How often and how patiently transient Weaviate faults are retried."""
+class WeaviateRetryPolicy(retry.RetryPolicy):
+    """:class:`ragtune.retry.RetryPolicy` with Weaviate's defaults, retrying what :func:`is_transient` accepts.
+
+    ``attempts`` counts tries in all, the first included.
+    """
 
     attempts: int = 5
-    """Tries in all, the first included."""
     initial_wait: float = 0.5
-    """Seconds before the first retry; doubles each time, with jitter."""
     max_wait: float = 8.0
-    """Longest single wait between tries."""
-    max_delay: float = 60.0
-    """No new try starts after this many seconds."""
+    max_delay: float | None = 60.0
 
-    def retrying(self, action: str) -> Retrying:
-        return Retrying(**self._kwargs(action))
+    def retrying(self, action: str = "call", **kwargs: Any) -> Retrying:
+        return super().retrying(f"Weaviate {action}", **{"retry": is_transient, "logger": log, **kwargs})
 
-    def aretrying(self, action: str) -> AsyncRetrying:
-        return AsyncRetrying(**self._kwargs(action))
-
-    def _kwargs(self, action: str) -> dict[str, Any]:
-        return {
-            "retry": retry_if_exception(is_transient),
-            "stop": stop_after_attempt(self.attempts) | stop_after_delay(self.max_delay),
-            "wait": wait_exponential_jitter(multiplier=self.initial_wait, max=self.max_wait, jitter=self.initial_wait),
-            "before_sleep": _log_retry(action),
-            "reraise": True,
-        }
+    def aretrying(self, action: str = "call", **kwargs: Any) -> AsyncRetrying:
+        return super().aretrying(f"Weaviate {action}", **{"retry": is_transient, "logger": log, **kwargs})
 
 
-def _log_retry(action: str) -> Callable[[RetryCallState], None]:
-    def before_sleep(state: RetryCallState) -> None:
-        error = state.outcome.exception() if state.outcome is not None else None
-        wait = state.next_action.sleep if state.next_action is not None else 0.0
-        log.warning("Weaviate %s failed (try %d): %s; retrying in %.1fs", action, state.attempt_number, error, wait)
-
-    return before_sleep
+RetryPolicy = WeaviateRetryPolicy
+"""The name :class:`WeaviateIndex` and existing code import (``ragtune.index.weaviate.RetryPolicy``)."""
 
 
 def _chain(exc: BaseException) -> Iterator[BaseException]:
@@ -122,4 +100,4 @@ def wrap_error(exc: BaseException, action: str) -> IndexBackendError:
     return IndexBackendError(f"Weaviate {action} failed: {detail}")
 
 
-__all__ = ["RetryPolicy", "is_transient", "log", "wrap_error"]
+__all__ = ["RetryPolicy", "WeaviateRetryPolicy", "is_transient", "log", "wrap_error"]
