@@ -92,6 +92,7 @@ BAD_RECORDS: list[tuple[Any, str]] = [
         "invalid_tool_call",
     ),
     ({"text": "meh", "label": "neutral"}, "label_not_allowed"),
+    (chat(("user", "meh"), ("assistant", "neutral")), "label_not_allowed"),
     ({"question": "long " * 400, "answer": "x"}, "too_many_tokens"),
 ]
 
@@ -155,6 +156,27 @@ def test_shapes_are_detected_per_record_and_normalised_to_chat(tmp_path):  # typ
     sources = read(out / "train.sources.jsonl")
     assert [s["line"] for s in sources] == list(range(1, 8))
     assert sources[2]["label"] == "pos"
+
+
+def test_one_label_rule_for_classification_and_chat_records(tmp_path):  # type: ignore[no-untyped-def]
+    system = ("system", "Classify the ticket as billing, infra or accounts.")
+    rows = [
+        {"text": "I was charged twice", "label": "billing"},
+        chat(system, ("user", "The API is down"), ("assistant", "infra")),
+        {"text": "The site is slow", "label": "performance"},
+        chat(system, ("user", "The site is slow"), ("assistant", "performance")),
+        {"question": "How do I reset my password?", "answer": "Use the reset link."},
+    ]
+    out = tmp_path / "out"
+    config = PrepareConfig(labels=("billing", "infra", "accounts"), val_fraction=0.0)
+    report = prepare([write_jsonl(tmp_path / "tickets.jsonl", rows)], out, config)
+    assert_nothing_lost(report, out)
+    rejected = rejects_by_line(out)
+    assert sorted(rejected) == [3, 4]
+    assert {r["code"] for r in rejected.values()} == {"label_not_allowed"}
+    assert all("'performance'" in r["reason"] and "--labels" in r["reason"] for r in rejected.values())
+    sources = read(out / "train.sources.jsonl")
+    assert [(s["line"], s.get("label")) for s in sources] == [(1, "billing"), (2, "infra"), (5, None)]
 
 
 def test_csv_with_line_numbers_of_multiline_rows(tmp_path):  # type: ignore[no-untyped-def]

@@ -21,6 +21,7 @@ import json
 import time
 from collections import Counter
 from collections.abc import Callable, Iterable
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any, Literal
 
@@ -32,11 +33,11 @@ from ragtune.finetune.collect import expand_paths, read_records, records_at
 from ragtune.finetune.dedupe import find_conflicts, find_duplicates, find_embedding_duplicates
 from ragtune.finetune.fixes import fix_chat
 from ragtune.finetune.formats import FormatProblem, detect_shape, to_chat
-from ragtune.finetune.progress import ProgressCallback, report
 from ragtune.finetune.records import ChatFixes, Example, RawRecord, Rejection
 from ragtune.finetune.split import group_key, split_by_source
-from ragtune.finetune.validate import Problem, validate_chat
+from ragtune.finetune.validate import Problem, record_label, validate_chat
 from ragtune.llm.pricing import PriceTable
+from ragtune.progress import ProgressCallback, report
 
 DEFAULT_OPENAI_BASE = "gpt-4o-mini-2024-07-18"
 """Default target model for token limits and cost."""
@@ -62,7 +63,7 @@ class PrepareConfig(BaseModel):
     provider: Literal["openai", "local"] = "openai"
     """``openai`` or ``local`` (the local SmolLM2 for LoRA)."""
     labels: tuple[str, ...] | None = None
-    """Declared label set: classification records with any other label are rejected."""
+    """Declared label set: a record whose label or final assistant answer is another is rejected (every shape)."""
     val_fraction: float = Field(default=0.1, ge=0.0, lt=1.0)
     """Share of source groups (documents) held out for validation."""
     seed: int = 0
@@ -130,7 +131,7 @@ def prepare(
         config: Target model, labels, split and limits.
         embedder: Enables embedding near-duplicate removal when given.
         prices: Price table for the cost estimate (default :meth:`PriceTable.default`).
-        progress: Called with :class:`~ragtune.finetune.progress.ProgressEvent` as records are processed.
+        progress: Called with :class:`~ragtune.progress.ProgressEvent` as records are processed.
 
     Returns:
         The report, also written to ``out_dir/report.json``.
@@ -150,63 +151,121 @@ def prepare(
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     count, limit = _token_budget(config)
-    result = PrepareReport(out_dir=str(out), files=[str(f) for f in files], model=config.model)
-    labels = frozenset(config.labels) if config.labels is not None else None
-    shapes: Counter[str] = Counter()
-    codes: Counter[str] = Counter()
-    examples: list[Example] = []
-
-    with (out / REJECTS_FILE).open("w", encoding="utf-8") as rejects:
-
-        def reject(file: str, line: int, problem: Problem, record: Any) -> None:
-            codes[problem.code] += 1
-            item = Rejection(file=file, line=line, code=problem.code, reason=problem.reason, record=record)
-            rejects.write(item.model_dump_json() + "\n")
-
-        for raw in read_records(files):
-            result.read += 1
-            if result.read % PROGRESS_EVERY == 0:
-                report(progress, "read", result.read, message=f"{raw.file}:{raw.line}")
-            outcome = _to_example(raw, config, labels, result.fixes, count, limit, shapes)
-            if isinstance(outcome, Problem):
-                reject(raw.file, raw.line, outcome, raw.as_read)
-            else:
-                examples.append(outcome)
-        report(progress, "read", result.read, result.read)
-
-        report(progress, "dedupe", 0, len(examples))
-        dropped = _find_duplicates(examples, config, embedder)
-        as_read = _records_as_read([examples[i] for i in dropped])
-        for i, problem in sorted(dropped.items()):
-            source = examples[i].source
-            reject(source.file, source.line, problem, as_read.get((source.file, source.line)))
-        kept = [e for i, e in enumerate(examples) if i not in dropped]
-        del examples
-        report(progress, "dedupe", len(kept), len(kept))
-
+    with (out / REJECTS_FILE).open("w", encoding="utf-8") as handle:
+        rejects = _Rejects(handle)
+        read = _read_examples(files, config, count, limit, rejects, progress)
+        kept = _drop_duplicates(read.examples, config, embedder, rejects, progress)
     train, val = split_by_source(kept, val_fraction=config.val_fraction, seed=config.seed)
-    digest = hashlib.sha256()
-    report(progress, "write", 0, len(kept))
-    for name, part in ((TRAIN_FILE, train), (VAL_FILE, val)):
-        _write_split(out, name, part, digest)
-    report(progress, "write", len(kept), len(kept))
-
-    result.train, result.val = len(train), len(val)
-    result.rejected = sum(codes.values())
-    result.rejected_by_code = dict(sorted(codes.items()))
-    result.shapes = dict(sorted(shapes.items()))
-    result.duplicates = codes.get("duplicate", 0)
-    result.near_duplicates = codes.get("near_duplicate", 0)
-    result.conflicting = codes.get("conflicting_duplicate", 0)
-    result.train_groups = len({group_key(e) for e in train})
-    result.val_groups = len({group_key(e) for e in val})
-    result.tokens = _token_stats(train, val, limit, config.epochs)
-    result.estimated_cost_usd = round(prices.training_cost(config.model, result.tokens.billed), 6)
-    result.price_as_of = prices.as_of
-    result.dataset_sha256 = digest.hexdigest()
-    result.seconds = round(time.perf_counter() - started, 3)
+    sha256 = _write_splits(out, train, val, progress)
+    tokens = _token_stats(train, val, limit, config.epochs)
+    result = PrepareReport(
+        out_dir=str(out),
+        files=[str(f) for f in files],
+        model=config.model,
+        read=read.count,
+        train=len(train),
+        val=len(val),
+        **rejects.summary(),
+        shapes=dict(sorted(read.shapes.items())),
+        fixes=read.fixes,
+        tokens=tokens,
+        estimated_cost_usd=round(prices.training_cost(config.model, tokens.billed), 6),
+        price_as_of=prices.as_of,
+        train_groups=len({group_key(e) for e in train}),
+        val_groups=len({group_key(e) for e in val}),
+        dataset_sha256=sha256,
+        seconds=round(time.perf_counter() - started, 3),
+    )
     (out / REPORT_FILE).write_text(result.model_dump_json(indent=2) + "\n", encoding="utf-8")
     return result
+
+
+class _Rejects:
+    """Writes ``rejects.jsonl`` as records are rejected, and counts them by code."""
+
+    def __init__(self, handle: IO[str]) -> None:
+        self.handle = handle
+        self.codes: Counter[str] = Counter()
+
+    def add(self, file: str, line: int, problem: Problem, record: Any) -> None:
+        self.codes[problem.code] += 1
+        item = Rejection(file=file, line=line, code=problem.code, reason=problem.reason, record=record)
+        self.handle.write(item.model_dump_json() + "\n")
+
+    def summary(self) -> dict[str, Any]:
+        """The report's rejection fields."""
+        return {
+            "rejected": sum(self.codes.values()),
+            "rejected_by_code": dict(sorted(self.codes.items())),
+            "duplicates": self.codes.get("duplicate", 0),
+            "near_duplicates": self.codes.get("near_duplicate", 0),
+            "conflicting": self.codes.get("conflicting_duplicate", 0),
+        }
+
+
+@dataclass
+class _ReadResult:
+    """What reading and validating every record gave: the candidates and the counts."""
+
+    examples: list[Example] = field(default_factory=list)
+    count: int = 0
+    shapes: Counter[str] = field(default_factory=Counter)
+    fixes: ChatFixes = field(default_factory=ChatFixes)
+
+
+def _read_examples(
+    files: list[Path],
+    config: PrepareConfig,
+    count: Callable[[str], int],
+    limit: int,
+    rejects: _Rejects,
+    progress: ProgressCallback | None,
+) -> _ReadResult:
+    """Step 1: read, convert, fix and validate every record; the bad ones go to ``rejects``."""
+    labels = frozenset(config.labels) if config.labels is not None else None
+    read = _ReadResult()
+    for raw in read_records(files):
+        read.count += 1
+        if read.count % PROGRESS_EVERY == 0:
+            report(progress, "read", read.count, message=f"{raw.file}:{raw.line}")
+        outcome = _to_example(raw, config, labels, read.fixes, count, limit, read.shapes)
+        if isinstance(outcome, Problem):
+            rejects.add(raw.file, raw.line, outcome, raw.as_read)
+        else:
+            read.examples.append(outcome)
+    report(progress, "read", read.count, read.count)
+    return read
+
+
+def _drop_duplicates(
+    examples: list[Example],
+    config: PrepareConfig,
+    embedder: Embedder | None,
+    rejects: _Rejects,
+    progress: ProgressCallback | None,
+) -> list[Example]:
+    """Step 2: reject conflicting, exact and (with an embedder) near duplicates; returns the rest."""
+    report(progress, "dedupe", 0, len(examples))
+    dropped = _find_duplicates(examples, config, embedder)
+    as_read = _records_as_read([examples[i] for i in dropped])
+    for i, problem in sorted(dropped.items()):
+        source = examples[i].source
+        rejects.add(source.file, source.line, problem, as_read.get((source.file, source.line)))
+    kept = [e for i, e in enumerate(examples) if i not in dropped]
+    examples.clear()  # the caller's list: free it before the split copies
+    report(progress, "dedupe", len(kept), len(kept))
+    return kept
+
+
+def _write_splits(out: Path, train: list[Example], val: list[Example], progress: ProgressCallback | None) -> str:
+    """Step 3: write train/val and their provenance sidecars; returns the data set's sha256."""
+    digest = hashlib.sha256()
+    total = len(train) + len(val)
+    report(progress, "write", 0, total)
+    for name, part in ((TRAIN_FILE, train), (VAL_FILE, val)):
+        _write_split(out, name, part, digest)
+    report(progress, "write", total, total)
+    return digest.hexdigest()
 
 
 def _to_example(
@@ -232,6 +291,8 @@ def _to_example(
     except FormatProblem as exc:
         return Problem(exc.code, exc.reason)
     chat = fix_chat(chat, fixes)
+    if labels is not None:
+        source.label = record_label(shape, chat, source.label)
     problems = validate_chat(chat, labels=labels, label=source.label)
     if not problems:
         source.tokens = count_chat_tokens(chat, count)

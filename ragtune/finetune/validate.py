@@ -6,6 +6,12 @@ OpenAI's guidance are kept (``data_type``, ``missing_messages_list``,
 ``missing_content``, ``example_missing_assistant_message``); ragtune adds
 ``wrong_type``, ``empty_content``, ``invalid_weight``, ``invalid_tool_call``,
 ``unrecognized_key``, ``label_not_allowed`` and ``too_many_tokens``.
+
+One label rule holds for every shape: with a declared label set, a record's
+label (:func:`record_label`: its own ``label`` field, else, for a chat record,
+its last assistant turn, the shape OpenAI classification fine-tunes use) must
+be one of the labels. Question/answer and instruction records have free-text
+answers, so they carry a label only through a ``label`` field.
 """
 
 from __future__ import annotations
@@ -15,6 +21,7 @@ from collections.abc import Collection, Iterator
 from typing import Any, NamedTuple
 
 from ragtune.finetune.formats import CHAT_TOP_LEVEL_KEYS
+from ragtune.finetune.records import Shape
 
 ROLES = frozenset({"system", "user", "assistant", "tool", "function"})
 MESSAGE_KEYS = frozenset(
@@ -35,13 +42,26 @@ def validate_chat(chat: Any, *, labels: Collection[str] | None = None, label: st
     Args:
         chat: The record after shape conversion and fixes.
         labels: The declared label set, if any.
-        label: The record's label (classification records).
+        label: The record's label (:func:`record_label`).
     """
     problems = list(_check(chat))
     if labels is not None and label is not None and label not in labels:
         allowed = ", ".join(sorted(labels))
-        problems.append(Problem("label_not_allowed", f"label {label!r} is not one of the declared labels ({allowed})"))
+        reason = f"label {label!r} is not one of the declared labels ({allowed}); fix the record or add it to --labels"
+        problems.append(Problem("label_not_allowed", reason))
     return problems
+
+
+def record_label(shape: Shape, chat: Any, label: str | None) -> str | None:
+    """The record's label: its ``label`` field, else a chat record's last assistant answer (stripped)."""
+    if label is not None or shape is not Shape.CHAT:
+        return label
+    messages = chat.get("messages") if isinstance(chat, dict) else None
+    for message in reversed(messages if isinstance(messages, list) else []):
+        if isinstance(message, dict) and message.get("role") == "assistant":
+            content = message.get("content")
+            return content.strip() if isinstance(content, str) and content.strip() else None
+    return None
 
 
 def _check(chat: Any) -> Iterator[Problem]:
@@ -135,4 +155,4 @@ def _is_json(text: str) -> bool:
     return True
 
 
-__all__ = ["MESSAGE_KEYS", "Problem", "ROLES", "validate_chat"]
+__all__ = ["MESSAGE_KEYS", "Problem", "ROLES", "record_label", "validate_chat"]
