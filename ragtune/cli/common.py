@@ -87,8 +87,15 @@ _COMMON: list[inspect.Parameter] = [
 _COMMON_NAMES = [p.name for p in _COMMON]
 
 
-def with_settings(func: F) -> F:
-    """Add the common options to a command and pass it ``settings``; map errors to exit codes."""
+def with_settings(func: F | None = None, *, backend_flag: str = "--backend") -> Any:
+    """Add the common options to a command and pass it ``settings``; map errors to exit codes.
+
+    ``backend_flag`` spells the index backend's option for a command whose ``--backend`` means
+    something else (``finetune train``: ``@with_settings(backend_flag="--index-backend")``).
+    """
+    if func is None:
+        return functools.partial(with_settings, backend_flag=backend_flag)
+    common = [_renamed(p, backend_flag) if p.name == "backend" else p for p in _COMMON]
     signature = inspect.signature(func)
     hints = typing.get_type_hints(func, include_extras=True)  # resolve string annotations for typer
     own = [
@@ -107,8 +114,16 @@ def with_settings(func: F) -> F:
         except RagtuneError as exc:
             fail(str(exc), code=EXIT_USAGE if isinstance(exc, ValueError) and _is_usage(exc) else EXIT_FAILED)
 
-    wrapper.__signature__ = signature.replace(parameters=[*own, *_COMMON], return_annotation=None)  # type: ignore[attr-defined]
-    return wrapper  # type: ignore[return-value]
+    wrapper.__signature__ = signature.replace(parameters=[*own, *common], return_annotation=None)  # type: ignore[attr-defined]
+    return wrapper
+
+
+def _renamed(param: inspect.Parameter, flag: str) -> inspect.Parameter:
+    """The index backend option under another flag (the value still reaches ``Settings.backend``)."""
+    if flag == "--backend":
+        return param
+    option = typer.Option(flag, help="Index backend: embedded (default) or weaviate.")
+    return param.replace(annotation=Annotated[Backend | None, option])
 
 
 def _is_usage(exc: Exception) -> bool:

@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import functools
-import inspect
 import json
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
@@ -24,30 +22,8 @@ models_app = typer.Typer(help="Registered chat models.", no_args_is_help=True)
 app.add_typer(finetune_app, name="finetune")
 app.add_typer(models_app, name="models")
 
-ADAPTERS_DIR = "adapters"
 NameOpt = Annotated[str, typer.Option("--name", help="Registry name of the fine-tuned model.")]
 PollOpt = Annotated[float, typer.Option("--poll-interval", help="OpenAI: seconds between status polls.")]
-
-
-def _index_backend_as_flag(command: Any) -> Any:
-    """For ``finetune train``, whose ``--backend`` picks the trainer: the index backend becomes ``--index-backend``."""
-    signature = inspect.signature(command)
-    params = [p for p in signature.parameters.values() if p.name != "backend"]
-    params.append(
-        inspect.Parameter(
-            "index_backend",
-            inspect.Parameter.KEYWORD_ONLY,
-            default=None,
-            annotation=Annotated[Backend | None, typer.Option("--index-backend", help="embedded or weaviate.")],
-        )
-    )
-
-    @functools.wraps(command)
-    def wrapper(*args: Any, index_backend: Backend | None = None, **kwargs: Any) -> Any:
-        return command(*args, backend=index_backend, **kwargs)
-
-    wrapper.__signature__ = signature.replace(parameters=params)  # type: ignore[attr-defined]
-    return wrapper
 
 
 # -- prepare ---------------------------------------------------------------------------------------
@@ -122,12 +98,17 @@ def prepare(
 
 
 # -- train -------------------------------------------------------------------------------------------
+TRAINER_HELP = "local (LoRA on SmolLM2) or openai."
+
+
 @finetune_app.command()
-@_index_backend_as_flag
-@with_settings
+@with_settings(backend_flag="--index-backend")
 def train(
     data: Annotated[Path, typer.Option("--data", help="Prepared folder or a train JSONL file.")],
-    trainer: Annotated[str, typer.Option("--backend", help="local (LoRA on SmolLM2) or openai.")] = "local",
+    trainer: Annotated[str | None, typer.Option("--trainer", help=TRAINER_HELP)] = None,
+    legacy_trainer: Annotated[
+        str | None, typer.Option("--backend", help="Deprecated spelling of --trainer.", hidden=True)
+    ] = None,
     name: NameOpt = "finetuned",
     val: Annotated[Path | None, typer.Option("--val", help="Validation JSONL (default: DIR/val.jsonl).")] = None,
     epochs: Annotated[int | None, typer.Option("--epochs", help="Epochs (OpenAI default: auto).")] = None,
@@ -148,54 +129,27 @@ def train(
 ) -> None:
     """Fine-tune on prepared data and register the result as NAME."""
     from ragtune.finetune.dataset import load_training_data
-    from ragtune.finetune.job import FineTuneJob
-    from ragtune.llm.registry import ModelRegistry
-    from ragtune.workspace import REGISTRY_NAME
+    from ragtune.finetune.trainers import TrainOptions, make_trainer
 
+    kind = _trainer_kind(trainer, legacy_trainer)
     training = load_training_data(data, val_path=val)
-    registry = ModelRegistry(Path(settings.store) / REGISTRY_NAME)
+    options = TrainOptions(
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=batch_size,
+        model=model,
+        suffix=suffix,
+        output_dir=out,
+        poll_interval=poll_interval,
+    )
     index = _index_for(training, settings)
-    job: FineTuneJob
-    if trainer == "local":
-        from ragtune.finetune.local_lora import LocalLoRAJob, LoraTrainConfig
-
-        overrides = {"epochs": epochs, "learning_rate": learning_rate, "batch_size": batch_size}
-        config = LoraTrainConfig.model_validate({k: v for k, v in overrides.items() if v is not None})
-        target = out or Path(settings.store) / ADAPTERS_DIR / name
-        job = LocalLoRAJob(training, registry=registry, output_dir=target, name=name, config=config, index=index)
-    elif trainer == "openai":
-        from ragtune.finetune.jobstore import JOBS_DIR, JobStore
-        from ragtune.finetune.openai_job import OpenAIFineTuneJob, OpenAITrainConfig, openai_client
-
-        values = {
-            "model": model,
-            "n_epochs": epochs,
-            "batch_size": batch_size,
-            "learning_rate_multiplier": learning_rate,
-            "suffix": suffix,
-            "poll_interval": poll_interval,
-        }
-        openai_config = OpenAITrainConfig.model_validate({k: v for k, v in values.items() if v is not None})
-        job = OpenAIFineTuneJob(
-            training,
-            client=openai_client(settings),
-            registry=registry,
-            name=name,
-            config=openai_config,
-            jobs=JobStore(Path(settings.store) / JOBS_DIR),
-            index=index,
-        )
-    else:
-        fail(f"--backend must be local or openai, got {trainer!r}", code=2)
-        return
+    job = make_trainer(kind, training, settings=settings, name=name, options=options, index=index)
     status = job.start()
     if no_wait:
         _print_status(status, json_out)
         return
     if not json_out:
-        console.print(
-            f"{trainer} job {status.id}: {len(training.train)} train / {len(training.val)} validation examples"
-        )
+        console.print(f"{kind} job {status.id}: {len(training.train)} train / {len(training.val)} validation examples")
     with progress_bar("finetune") as bar:
         entry = job.wait(progress=_with_loss(bar))
     if json_out:
@@ -203,6 +157,25 @@ def train(
         return
     metrics = ", ".join(f"{k} {v:.4g}" for k, v in entry.metrics.items())
     console.print(f"registered [bold]{entry.name}[/] ({entry.provider}:{entry.model_id}) {metrics}", highlight=False)
+
+
+def _trainer_kind(trainer: str | None, legacy: str | None) -> str:
+    """``--trainer``, or the deprecated ``--backend local|openai`` spelling (with a warning on stderr)."""
+    from ragtune.finetune.trainers import TRAINERS
+
+    flag, kind = "--trainer", trainer or "local"
+    if legacy is not None:
+        console.print(
+            "[yellow]warning:[/] `finetune train --backend local|openai` is deprecated; use --trainer "
+            "(the index backend is --index-backend)",
+            highlight=False,
+        )
+        if trainer is not None and trainer != legacy:
+            fail(f"--trainer {trainer} and --backend {legacy} disagree; pass only --trainer", code=2)
+        flag, kind = ("--backend", legacy) if trainer is None else (flag, kind)
+    if kind not in TRAINERS:
+        fail(f"{flag} must be {' or '.join(TRAINERS)}, got {kind!r}", code=2)
+    return kind
 
 
 def _with_loss(bar: Any) -> Any:
@@ -266,13 +239,12 @@ def cancel(
 def _attach(job_id: str, settings: Settings, *, poll_interval: float = 10.0) -> Any:
     from ragtune.finetune.jobstore import JOBS_DIR, JobStore
     from ragtune.finetune.openai_job import OpenAIFineTuneJob, OpenAITrainConfig, openai_client
-    from ragtune.llm.registry import ModelRegistry
-    from ragtune.workspace import REGISTRY_NAME
+    from ragtune.finetune.trainers import registry_for
 
     return OpenAIFineTuneJob.attach(
         job_id,
         client=openai_client(settings),
-        registry=ModelRegistry(Path(settings.store) / REGISTRY_NAME),
+        registry=registry_for(settings),
         jobs=JobStore(Path(settings.store) / JOBS_DIR),
         config=OpenAITrainConfig(poll_interval=poll_interval),
     )
@@ -313,11 +285,10 @@ def eval_model(
     from ragtune.finetune.dataset import load_training_data, read_examples
     from ragtune.finetune.evaluate import EvalConfig, base_entry, evaluate_models, record_metrics
     from ragtune.finetune.prepare import VAL_FILE
+    from ragtune.finetune.trainers import registry_for
     from ragtune.llm.factory import make_chat_model
-    from ragtune.llm.registry import ModelRegistry
-    from ragtune.workspace import REGISTRY_NAME
 
-    registry = ModelRegistry(Path(settings.store) / REGISTRY_NAME)
+    registry = registry_for(settings)
     entry = registry.get(model)
     if data is not None:
         examples = load_training_data(data).val if data.is_dir() else read_examples(data)
@@ -364,10 +335,10 @@ def diff(
     """Write the examples to drop (stale documents) and add (changed and new documents) to retrain MODEL."""
     from ragtune.finetune.dataset import load_training_data
     from ragtune.finetune.retrain import retrain_diff
-    from ragtune.llm.registry import ModelRegistry
-    from ragtune.workspace import REGISTRY_NAME, Workspace
+    from ragtune.finetune.trainers import registry_for
+    from ragtune.workspace import Workspace
 
-    registry = ModelRegistry(Path(settings.store) / REGISTRY_NAME)
+    registry = registry_for(settings)
     entry = registry.get(model)
     folder = data or (Path(entry.extra["data"]) if entry.extra.get("data") else None)
     if folder is None:
@@ -402,10 +373,10 @@ def generate(
 ) -> None:
     """Generate question-answer pairs (with doc and chunk ids) from the indexed corpus."""
     from ragtune.finetune.generate import generate_pairs, write_pairs
-    from ragtune.llm.registry import ModelRegistry
-    from ragtune.workspace import REGISTRY_NAME, Workspace
+    from ragtune.finetune.trainers import registry_for
+    from ragtune.workspace import Workspace
 
-    maker = _generator(generator, ModelRegistry(Path(settings.store) / REGISTRY_NAME), settings)
+    maker = _generator(generator, registry_for(settings), settings)
     with Workspace(settings) as ws, progress_bar("generate") as bar:
         pairs = generate_pairs(ws.index, maker, doc_ids=doc, per_chunk=per_chunk, tenant=tenant, progress=bar)
         count = write_pairs(pairs, out)
