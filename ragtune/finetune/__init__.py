@@ -33,6 +33,7 @@ if TYPE_CHECKING:
     from ragtune.finetune.progress import ProgressCallback, ProgressEvent
     from ragtune.finetune.records import Example, Provenance, Rejection, Shape
     from ragtune.finetune.retrain import RetrainDiff, retrain_diff
+    from ragtune.finetune.trainers import TrainOptions, make_trainer
 
 _DYNAMIC_IMPORTS = {
     "read_records": "collect",
@@ -70,6 +71,8 @@ _DYNAMIC_IMPORTS = {
     "Shape": "records",
     "RetrainDiff": "retrain",
     "retrain_diff": "retrain",
+    "TrainOptions": "trainers",
+    "make_trainer": "trainers",
 }
 
 __all__ = [
@@ -97,11 +100,13 @@ __all__ = [
     "RetryPolicy",
     "Shape",
     "TemplateQAGenerator",
+    "TrainOptions",
     "TrainingData",
     "corpus_snapshot",
     "evaluate_models",
     "generate_pairs",
     "load_training_data",
+    "make_trainer",
     "prepare",
     "read_records",
     "retrain_diff",
