@@ -11,6 +11,8 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Literal, get_args
 
@@ -82,42 +84,42 @@ def make_trainer(
     Raises:
         ConfigError: ``kind`` is not a trainer, or OpenAI has no API key.
     """
-    options = options or TrainOptions()
+    build = _BUILDERS.get(kind)
+    if build is None:
+        raise ConfigError(f"trainer must be one of {', '.join(TRAINERS)}, got {kind!r}")
     registry = registry if registry is not None else registry_for(settings)
-    if kind == "local":
-        return _local(data, settings, name, options, registry, index)
-    if kind == "openai":
-        return _openai(data, settings, name, options, registry, index)
-    raise ConfigError(f"trainer must be one of {', '.join(TRAINERS)}, got {kind!r}")
+    return build(_Spec(data, settings, name, options or TrainOptions(), registry, index))
 
 
-def _local(
-    data: TrainingData,
-    settings: Settings,
-    name: str,
-    options: TrainOptions,
-    registry: ModelRegistry,
-    index: Index | None,
-) -> FineTuneJob:
+@dataclass(frozen=True)
+class _Spec:
+    """Everything a trainer builder needs, resolved."""
+
+    data: TrainingData
+    settings: Settings
+    name: str
+    options: TrainOptions
+    registry: ModelRegistry
+    index: Index | None
+
+
+def _local(spec: _Spec) -> FineTuneJob:
     from ragtune.finetune.local_lora import LocalLoRAJob, LoraTrainConfig
 
+    options = spec.options
     values = {"epochs": options.epochs, "learning_rate": options.learning_rate, "batch_size": options.batch_size}
     config = LoraTrainConfig.model_validate({k: v for k, v in values.items() if v is not None})
-    target = options.output_dir or Path(settings.store) / ADAPTERS_DIR / name
-    return LocalLoRAJob(data, registry=registry, output_dir=target, name=name, config=config, index=index)
+    target = options.output_dir or Path(spec.settings.store) / ADAPTERS_DIR / spec.name
+    return LocalLoRAJob(
+        spec.data, registry=spec.registry, output_dir=target, name=spec.name, config=config, index=spec.index
+    )
 
 
-def _openai(
-    data: TrainingData,
-    settings: Settings,
-    name: str,
-    options: TrainOptions,
-    registry: ModelRegistry,
-    index: Index | None,
-) -> FineTuneJob:
+def _openai(spec: _Spec) -> FineTuneJob:
     from ragtune.finetune.jobstore import JOBS_DIR, JobStore
     from ragtune.finetune.openai_job import OpenAIFineTuneJob, OpenAITrainConfig, openai_client
 
+    options = spec.options
     values = {
         "model": options.model,
         "n_epochs": options.epochs,
@@ -128,14 +130,17 @@ def _openai(
     }
     config = OpenAITrainConfig.model_validate({k: v for k, v in values.items() if v is not None})
     return OpenAIFineTuneJob(
-        data,
-        client=openai_client(settings),
-        registry=registry,
-        name=name,
+        spec.data,
+        client=openai_client(spec.settings),
+        registry=spec.registry,
+        name=spec.name,
         config=config,
-        jobs=JobStore(Path(settings.store) / JOBS_DIR),
-        index=index,
+        jobs=JobStore(Path(spec.settings.store) / JOBS_DIR),
+        index=spec.index,
     )
+
+
+_BUILDERS: dict[str, Callable[[_Spec], FineTuneJob]] = {"local": _local, "openai": _openai}
 
 
 __all__ = ["ADAPTERS_DIR", "TRAINERS", "TrainOptions", "TrainerKind", "make_trainer", "registry_for"]
