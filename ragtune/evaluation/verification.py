@@ -51,9 +51,7 @@ class CitedPassage(BaseModel):
 def claim_checks(answer: Answer) -> list[ClaimCheck]:
     """The answer's claims as plain records (empty when the chain verified nothing)."""
     return [
-        ClaimCheck(
-            text=c.text, verdict=c.verdict, support=c.support, citations=list(c.citations), evidence=c.evidence
-        )
+        ClaimCheck(text=c.text, verdict=c.verdict, support=c.support, citations=list(c.citations), evidence=c.evidence)
         for c in answer.claims
     ]
 
