@@ -144,7 +144,15 @@ def test_compare_phases_and_numbers(tmp_path: Path) -> None:
     assert f"**{first.question}**" in markdown and "[1] " in markdown and "(relevant)" in markdown
     assert "within the noise" in markdown or "beyond the noise" in markdown
     data = json.loads(paths["results.json"].read_text(encoding="utf-8"))
-    assert set(data["setup"]) >= {"approaches", "corpus", "questions", "documents", "chunks", "ingest_seconds", "seconds"}
+    assert set(data["setup"]) >= {
+        "approaches",
+        "corpus",
+        "questions",
+        "documents",
+        "chunks",
+        "ingest_seconds",
+        "seconds",
+    }
     assert data["rag"]["questions"][0]["citations"][0]["relevant"] is True
     assert data["recommendation"]["differences"]
 

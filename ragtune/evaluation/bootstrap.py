@@ -19,8 +19,8 @@ from collections.abc import Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict
 
-RESAMPLES = 1000
-"""Bootstrap resamples per interval."""
+RESAMPLES = 10_000
+"""Bootstrap resamples per interval: enough that the Monte Carlo error of a 2.5% tail is small (cheap in numpy)."""
 CONFIDENCE = 0.95
 SEED = 0
 """Fixed seed: the same numbers give the same interval on every run."""
