@@ -430,3 +430,22 @@ def test_load_qa_reports_broken_lines_and_keeps_the_rest(tmp_path) -> None:  # t
         load_qa(empty)
     with pytest.raises(InputError, match="not found"):
         load_qa(tmp_path / "missing.jsonl")
+
+
+def test_evaluation_does_not_import_the_agents_layer() -> None:
+    """Evaluation builds on chains; the agents' toolkit sits above it (issue 12: no layer crossing)."""
+    import ast
+    from pathlib import Path
+
+    import ragtune.evaluation
+
+    folder = Path(ragtune.evaluation.__file__).parent
+    imported = set()
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add((path.name, node.module))
+            elif isinstance(node, ast.Import):
+                imported.update((path.name, alias.name) for alias in node.names)
+    assert ("runners.py", "ragtune.chains") in imported  # the scan sees the lazy imports inside functions
+    assert not [(f, m) for f, m in imported if m.startswith("ragtune.agents")]
