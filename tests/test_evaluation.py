@@ -414,12 +414,14 @@ def test_load_qa_reports_broken_lines_and_keeps_the_rest(tmp_path) -> None:  # t
                 "",
                 '["a list"]',
                 '{"question": "Q7"}',
+                '{"question": "Q8", "answer": "single", "sources": ["a.md"]}',
             ]
         ),
         encoding="utf-8",
     )
     qa = load_qa(path)
-    assert [(i.question, i.line) for i in qa.items] == [("Q1", 1), ("Q7", 7)]
+    assert [(i.question, i.line) for i in qa.items] == [("Q1", 1), ("Q7", 7), ("Q8", 8)]
+    assert qa.items[2].answers == ["single"]  # the compare eval format's one answer
     assert qa.items[1].answers == [] and qa.items[1].sources == []
     assert [e.line for e in qa.errors] == [2, 3, 4, 6]
     assert "not valid JSON" in qa.errors[0].reason and "question" in qa.errors[1].reason

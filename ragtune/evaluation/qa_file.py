@@ -2,7 +2,8 @@
 
 ``{"question": ..., "answers": ["gold", ...], "sources": ["file name", ...]}``;
 ``answers`` and ``sources`` are optional each (metrics that need them are then
-skipped). A broken line is reported with its file and line number and left
+skipped); a single ``"answer": "..."``, as in ``ragtune compare`` eval files,
+counts as one gold answer. A broken line is reported with its file and line number and left
 out; the other lines are still scored.
 """
 
@@ -10,8 +11,9 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ragtune.errors import InputError
 
@@ -26,6 +28,14 @@ class QAItem(BaseModel):
     sources: list[str] = Field(default_factory=list)
     line: int = 0
     """Line of the file the item was read from (1-based)."""
+
+    @model_validator(mode="before")
+    @classmethod
+    def _single_answer(cls, data: Any) -> Any:
+        """Accept ``"answer": "..."`` (the ``ragtune compare`` eval format) as one gold answer."""
+        if isinstance(data, dict) and "answers" not in data and isinstance(data.get("answer"), str):
+            return {**data, "answers": [data["answer"]]}
+        return data
 
 
 class LineError(BaseModel):
