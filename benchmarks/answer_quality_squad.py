@@ -1,78 +1,68 @@
-"""Answer quality of ``rag`` against ``direct`` on a SQuAD v1.1 dev slice, on the local model.
+"""Answer quality on a SQuAD v1.1 dev slice, per answering arm, on the local models.
 
 Corpus: every paragraph of the first ``--articles`` dev articles (one chunk per paragraph, MiniLM
-vectors, the embedded index). Questions: ``--questions`` spread evenly over those articles. Each
-question is answered twice with SmolLM2-135M (greedy, ``--max-new-tokens``): route ``rag``
-(hybrid search, k=3, stuff) and route ``direct`` (no documents). Reported:
+vectors, the embedded index of a temporary workspace). Questions: ``--questions`` spread evenly
+over those articles. Arms (``--arms``, comma-separated):
 
-* exact match and token F1 (SQuAD's normalisation, max over the gold answers), and "contains"
-  (a gold answer appears in the reply: fairer to a generative model's full sentences);
-* retrieval recall@3 (the gold paragraph among the hits);
-* citation validity: share of rag answers citing anything, share of written citation numbers
-  that point at a shown block, share of cited blocks that contain a gold answer;
-* end-to-end latency of each route (``finetuned`` and ``hybrid`` run on the base model here,
-  as no fine-tuned model is registered in this benchmark);
-* routing regret: the packaged router scored against an oracle picking, per question, the
-  cheaper route (direct < rag) whose F1 meets ``--quality-bar``.
+* ``default``: what ``ragtune ask`` does without options (its route, mode, k and reply length
+  are read from the command's defaults, so this follows the CLI);
+* ``extract``: the extractive mode, route ``rag``;
+* ``gen-off``, ``gen-annotate``, ``gen-strict``: generation with the packaged model (stuff
+  mode, route ``rag``) under each grounding policy;
+* ``gen`` (not in the default set): the same generation with the chain's default grounding.
 
-The data is read from ``../shared/data/squad`` and never copied.
+Per arm, each with a 95% bootstrap interval where it is a mean: contains-answer, token F1 (SQuAD
+normalisation, citation markers removed, best gold answer), share of claims verified as supported,
+citation precision (a cited paragraph is the gold paragraph or holds a gold answer), share of
+answers citing something, share of explicit "not in the documents" answers, share either cited
+or explicitly not found, p50 latency, longest reply in generated tokens (and how many hit
+``max_new_tokens``), share of repetitive replies (a word trigram three times or more), and the
+gold paragraph's presence among the blocks shown (recall@k of the arm). Retrieval recall@3 (hybrid
+search) is reported once: it bounds contains-answer for a k=3 arm.
+
+Targets for the ``default`` arm: contains-answer >= 0.70, citation precision >= 0.90, every
+answer cited or an explicit "not in the documents", no reply running to the token limit through
+repetition.
+
+An arm whose chain settings this ragtune does not accept (e.g. ``extract`` before that mode
+exists) stops the script before any model loads, naming the arm. The data is read from
+``../shared/data/squad`` and never copied.
 
     python benchmarks/answer_quality_squad.py --questions 200
+    python benchmarks/answer_quality_squad.py --questions 10 --arms default,gen-off
 """
 
 from __future__ import annotations
 
 import argparse
 import gzip
+import inspect
 import json
-import re
 import statistics
-import string
 import sys
 import tempfile
 import time
 from collections import Counter
+from enum import Enum
 from pathlib import Path
 from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _common import SHARED_DATA, percentile, print_table
+from _common import SHARED_DATA, print_table
 
-from ragtune.chains import Answer, ChainModel, RagChain
-from ragtune.embeddings.local import LocalEmbedder
-from ragtune.index.embedded import EmbeddedIndex
-from ragtune.retrievers.search import Searcher, SearchOptions
-from ragtune.routing import build_router
+from ragtune.config import Settings
+from ragtune.evaluation.answer_eval import QuestionScore, score_answer
+from ragtune.evaluation.answer_metrics import normalize_answer
+from ragtune.evaluation.bootstrap import Interval, interval
+from ragtune.evaluation.qa_file import QAItem
 from ragtune.schema import Chunk, DocumentState
+from ragtune.workspace import Workspace
 
 SQUAD = SHARED_DATA / "squad" / "dev-v1.1.json.gz"
+ARMS = ("default", "extract", "gen-off", "gen-annotate", "gen-strict", "gen")
 
 
-def normalise(text: str) -> str:
-    text = "".join(ch for ch in text.lower() if ch not in set(string.punctuation))
-    text = re.sub(r"\b(a|an|the)\b", " ", text)
-    return " ".join(text.split())
-
-
-def f1(prediction: str, gold: str) -> float:
-    pred, ref = normalise(prediction).split(), normalise(gold).split()
-    common = Counter(pred) & Counter(ref)
-    same = sum(common.values())
-    if not pred or not ref or same == 0:
-        return 0.0
-    precision, recall = same / len(pred), same / len(ref)
-    return 2 * precision * recall / (precision + recall)
-
-
-def scores(prediction: str, golds: list[str]) -> tuple[float, float, float]:
-    clean = re.sub(r"\[\d+(?:,\s*\d+)*\]", "", prediction)
-    em = max(float(normalise(clean) == normalise(g)) for g in golds)
-    best = max(f1(clean, g) for g in golds)
-    contains = max(float(normalise(g) in normalise(clean)) for g in golds)
-    return em, best, contains
-
-
-def load(articles: int, questions: int) -> tuple[list[Chunk], list[dict[str, Any]]]:
+def load(articles: int, questions: int) -> tuple[list[Chunk], list[QAItem]]:
     if not SQUAD.is_file():
         raise SystemExit(f"SQuAD not found at {SQUAD}; set RAGTUNE_SHARED_DATA")
     with gzip.open(SQUAD, "rt", encoding="utf-8") as handle:
@@ -85,9 +75,10 @@ def load(articles: int, questions: int) -> tuple[list[Chunk], list[dict[str, Any
             chunks.append(Chunk(id=doc_id, doc_id=doc_id, text=paragraph["context"], source=doc_id,
                                 title=article["title"].replace("_", " ")))  # fmt: skip
             for qa in paragraph["qas"]:
-                pool.append({"question": qa["question"], "answers": [a["text"] for a in qa["answers"]], "doc": doc_id})
+                answers = list(dict.fromkeys(a["text"] for a in qa["answers"]))
+                pool.append(QAItem(question=qa["question"], answers=answers, sources=[doc_id]))
         per_article.append(pool)
-    share = questions // len(per_article)
+    share = max(1, -(-questions // len(per_article)))  # ceil: --questions 10 over 4 articles gives 10
     picked = []
     for pool in per_article:
         step = max(1, len(pool) // share)
@@ -95,108 +86,186 @@ def load(articles: int, questions: int) -> tuple[list[Chunk], list[dict[str, Any
     return chunks, picked[:questions]
 
 
+def ask_defaults() -> dict[str, Any]:
+    """The defaults of ``ragtune ask`` (route, mode, grounding, k, max_new_tokens), read from the command."""
+    from ragtune.cli.ask import ask
+
+    found: dict[str, Any] = {}
+    for name, parameter in inspect.signature(ask).parameters.items():
+        if name in ("route", "mode", "grounding", "k", "max_new_tokens", "chat_model"):
+            value = parameter.default
+            if value is not inspect.Parameter.empty:
+                found[name] = value.value if isinstance(value, Enum) else value
+    return found
+
+
+def arm_settings(arm: str, max_new_tokens: int, k: int) -> dict[str, Any]:
+    """Route, chain config values, k and reply length of an arm."""
+    if arm == "default":
+        defaults = ask_defaults()
+        config = {key: defaults[key] for key in ("mode", "grounding") if defaults.get(key) is not None}
+        return {
+            "route": defaults.get("route", "auto"),
+            "config": config,
+            "k": defaults.get("k", 4),
+            "max_new_tokens": defaults.get("max_new_tokens", 256),
+        }
+    if arm == "extract":
+        return {"route": "rag", "config": {"mode": "extract"}, "k": k, "max_new_tokens": max_new_tokens}
+    if arm == "gen":
+        return {"route": "rag", "config": {"mode": "stuff"}, "k": k, "max_new_tokens": max_new_tokens}
+    if arm.startswith("gen-"):
+        config = {"mode": "stuff", "grounding": arm.removeprefix("gen-")}
+        return {"route": "rag", "config": config, "k": k, "max_new_tokens": max_new_tokens}
+    raise SystemExit(f"unknown arm {arm!r}; choose from {', '.join(ARMS)}")
+
+
+def chain_configs(arms: list[str], max_new_tokens: int, k: int) -> dict[str, tuple[dict[str, Any], Any]]:
+    """Validate every arm's chain settings before any model loads; stop naming the arm this ragtune rejects."""
+    from pydantic import ValidationError
+
+    from ragtune.chains.rag_chain import ChainConfig
+
+    checked = {}
+    for arm in arms:
+        settings = arm_settings(arm, max_new_tokens, k)
+        try:
+            checked[arm] = (settings, ChainConfig(**settings["config"]))
+        except ValidationError as exc:
+            problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+            raise SystemExit(
+                f"arm {arm!r}: this ragtune's ChainConfig rejects {settings['config']} ({problems}). "
+                f"Leave the arm out (--arms) or run on a ragtune that has it."
+            ) from exc
+    return checked
+
+
+def repetitive(text: str) -> bool:
+    """A word trigram occurring three times or more: the reply loops."""
+    words = normalize_answer(text).split()
+    grams = Counter(zip(words, words[1:], words[2:], strict=False))
+    return bool(grams) and max(grams.values()) >= 3
+
+
+def fill(workspace: Workspace, chunks: list[Chunk]) -> None:
+    vectors = workspace.embedder.embed_documents([c.text for c in chunks])
+    for chunk, vector in zip(chunks, vectors, strict=True):
+        state = DocumentState(doc_id=chunk.doc_id, source=chunk.source, doc_hash=chunk.content_hash,
+                              chunk_ids=(chunk.id,))  # fmt: skip
+        workspace.index.replace_document(state, [chunk], vector[None])
+
+
+def run_arm(
+    workspace: Workspace, arm: str, settings: dict[str, Any], config: Any, items: list[QAItem], texts: dict[str, str]
+) -> dict[str, Any]:
+    """Answer every question with one arm; per-question scores plus what the table needs."""
+    from ragtune.chains.build import build_chain
+    from ragtune.chains.rag_chain import is_not_found
+    from ragtune.retrievers.search import SearchOptions
+
+    chain = build_chain(
+        workspace, config=config, search=SearchOptions(k=settings["k"]), max_new_tokens=settings["max_new_tokens"]
+    )
+    scores: list[QuestionScore] = []
+    not_found, shown_gold, output_tokens, loops = [], [], [], []
+    started = time.perf_counter()
+    for n, item in enumerate(items, start=1):
+        answer = chain.invoke({"question": item.question, "route": settings["route"]})
+        blocks = {c.number: texts.get(c.chunk_id, "") for c in answer.citations}
+        scores.append(score_answer(item, answer, blocks, answer.usage.latency_ms.get("total", 0.0)))
+        not_found.append(float(answer.abstained or is_not_found(answer.text)))
+        shown_gold.append(float(any(c.doc_id in item.sources for c in answer.context)))
+        output_tokens.append(answer.usage.output_tokens)
+        loops.append(float(repetitive(answer.text)))
+        if n % 10 == 0 or n == len(items):
+            elapsed = time.perf_counter() - started
+            print(f"[{arm}] {n}/{len(items)} questions, {elapsed:.0f}s ({elapsed / n:.1f}s/question)", file=sys.stderr)
+    covered = [max(float(s.cited or 0.0), nf) for s, nf in zip(scores, not_found, strict=True)]
+    return {
+        "settings": settings,
+        "contains_answer": interval([s.contains_answer for s in scores]),
+        "token_f1": interval([s.token_f1 for s in scores]),
+        "supported_share": interval([s.supported_share for s in scores]),
+        "citation_precision": interval([s.citation_precision for s in scores]),
+        "cited": interval([s.cited for s in scores]),
+        "not_found": interval(not_found),
+        "cited_or_not_found": interval(covered),
+        "recall_shown": interval(shown_gold),
+        "repetitive": interval(loops),
+        "p50_ms": statistics.median(s.latency_ms or 0.0 for s in scores),
+        "max_output_tokens": max(output_tokens, default=0),
+        "at_limit": sum(1 for t in output_tokens if t >= settings["max_new_tokens"]),
+    }
+
+
+def recall_at(workspace: Workspace, items: list[QAItem], k: int) -> Interval:
+    searcher = workspace.searcher()
+    return interval([float(any(h.doc_id in i.sources for h in searcher.search(i.question, k=k))) for i in items])
+
+
+QUALITY = {
+    "contains_answer": "contains answer",
+    "token_f1": "token F1",
+    "supported_share": "supported claims",
+    "citation_precision": "citation precision",
+    "cited": "cited",
+    "not_found": "not in documents",
+    "cited_or_not_found": "cited or not found",
+}
+EXTRA = {"repetitive": "repetitive replies", "recall_shown": "gold paragraph shown"}
+
+
+def _limits(r: dict[str, Any]) -> list[Any]:
+    settings = r["settings"]
+    route = f"{settings['route']} / {settings['k']} / {settings['max_new_tokens']}"
+    return [route, f"{r['p50_ms']:.0f}", r["max_output_tokens"], r["at_limit"]]
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=4)
     parser.add_argument("--questions", type=int, default=200)
-    parser.add_argument("--max-new-tokens", type=int, default=32)
-    parser.add_argument("--latency-questions", type=int, default=8, help="questions timed on every route")
-    parser.add_argument("--quality-bar", type=float, default=0.5)
+    parser.add_argument("--arms", default=",".join(ARMS[:5]), help=f"comma-separated, of {', '.join(ARMS)}")
+    parser.add_argument("--k", type=int, default=3, help="passages per question (arms other than default)")
+    parser.add_argument("--max-new-tokens", type=int, default=64, help="reply limit (arms other than default)")
+    parser.add_argument("--json", type=Path, default=None, help="also write every figure to this JSON file")
     args = parser.parse_args()
-    chunks, questions = load(args.articles, args.questions)
-    embedder = LocalEmbedder()
-    from ragtune.llm.local import LocalChatModel
+    arms = [a.strip() for a in args.arms.split(",") if a.strip()]
+    checked = chain_configs(arms, args.max_new_tokens, args.k)  # fails before any model loads
+    chunks, items = load(args.articles, args.questions)
+    texts = {c.id: c.text for c in chunks}
+    results: dict[str, dict[str, Any]] = {}
+    with tempfile.TemporaryDirectory() as folder, Workspace(Settings.load({"store": folder})) as ws:
+        fill(ws, chunks)
+        recall3 = recall_at(ws, items, 3)
+        for arm, (settings, config) in checked.items():
+            print(f"[{arm}] route {settings['route']}, {settings['config'] or 'chain defaults'}, "
+                  f"k={settings['k']}, max_new_tokens={settings['max_new_tokens']}", file=sys.stderr)  # fmt: skip
+            results[arm] = run_arm(ws, arm, settings, config, items, texts)
 
-    model = ChainModel.of(LocalChatModel(max_new_tokens=args.max_new_tokens))
-    with tempfile.TemporaryDirectory() as folder:
-        index = EmbeddedIndex(folder, dim=embedder.dim)
-        vectors = embedder.embed_documents([c.text for c in chunks])
-        for chunk, vector in zip(chunks, vectors, strict=True):
-            state = DocumentState(doc_id=chunk.doc_id, source=chunk.source, doc_hash=chunk.content_hash,
-                                  chunk_ids=(chunk.id,))  # fmt: skip
-            index.replace_document(state, [chunk], vector[None])
-        searcher = Searcher(index, embedder, SearchOptions(k=3))
-        chain = RagChain(base=model, retriever=searcher.search)
-        router = build_router(embedder=embedder)
-        results: dict[str, list[tuple[float, float, float]]] = {"rag": [], "direct": []}
-        latency: dict[str, list[float]] = {"rag": [], "direct": [], "finetuned": [], "hybrid": []}
-        recall = cited_any = written = valid = grounded = cited_blocks = 0
-        labelled = []
-        started = time.perf_counter()
-        for n, item in enumerate(questions, start=1):
-            golds = item["answers"]
-            per_route: dict[str, float] = {}
-            for route in ("rag", "direct"):
-                answer: Answer = chain.invoke({"question": item["question"], "route": route})
-                results[route].append(scores(answer.text, golds))
-                per_route[route] = results[route][-1][1]
-                latency[route].append(answer.usage.latency_ms["total"])
-                if route == "rag":
-                    recall += any(c.doc_id == item["doc"] for c in answer.context)
-                    cited_any += bool(answer.citations)
-                    written += len(answer.citations) + len(answer.invalid_citations)
-                    valid += len(answer.citations)
-                    texts = {c.number: next(ch.text for ch in chunks if ch.id == c.chunk_id) for c in answer.citations}
-                    cited_blocks += len(texts)
-                    grounded += sum(any(normalise(g) in normalise(t) for g in golds) for t in texts.values())
-            labelled.append({"query": item["question"], "route": "rag", "quality": per_route})
-            if n % 20 == 0:
-                print(f"{n}/{len(questions)} questions, {time.perf_counter() - started:.0f}s", flush=True)
-        for item in questions[: args.latency_questions]:
-            for route in ("finetuned", "hybrid"):
-                latency[route].append(
-                    chain.invoke({"question": item["question"], "route": route}).usage.latency_ms["total"]
-                )
-        costs = {"direct": statistics.mean(latency["direct"]), "rag": statistics.mean(latency["rag"])}
-        routing = router.evaluate(labelled, costs=costs, quality_bar=args.quality_bar)
-        index.close()
-
-    n = len(questions)
-    rows = []
-    for route in ("rag", "direct"):
-        em, f, contains = (statistics.mean(x[i] for x in results[route]) for i in range(3))
-        rows.append([route, n, f"{em:.3f}", f"{f:.3f}", f"{contains:.3f}"])
-    print_table(
+    n = len(items)
+    title = (
         f"SQuAD v1.1 dev slice: {args.articles} articles ({len(chunks)} paragraphs), {n} questions, "
-        f"SmolLM2-135M, max_new_tokens={args.max_new_tokens}",
-        ["route", "n", "exact match", "token F1", "contains gold"],
-        rows,
+        f"retrieval recall@3 {recall3.describe()} (bounds contains-answer at k=3); 95% bootstrap intervals"
     )
     print_table(
-        "Retrieval and citations (rag route)",
-        ["recall@3", "answers citing", "valid citation numbers", "cited blocks holding a gold answer"],
-        [
-            [
-                f"{recall / n:.3f}",
-                f"{cited_any / n:.3f}",
-                f"{valid / written:.3f}" if written else "n/a (none written)",
-                f"{grounded / cited_blocks:.3f}" if cited_blocks else "n/a",
-            ]
-        ],
+        title, ["arm", *QUALITY.values()], [[arm] + [r[m].describe() for m in QUALITY] for arm, r in results.items()]
     )
     print_table(
-        "End-to-end latency per route (ms; finetuned and hybrid run on the base model here)",
-        ["route", "n", "p50", "p95", "mean"],
-        [
-            [r, len(v), f"{statistics.median(v):.0f}", f"{percentile(v, 95):.0f}", f"{statistics.mean(v):.0f}"]
-            for r, v in latency.items()
-            if v
-        ],
+        "Length, repetition, latency and the gold paragraph among the blocks shown",
+        ["arm", "route / k / limit", "p50 latency (ms)", "max reply tokens", "replies at the limit", *EXTRA.values()],
+        [[arm, *_limits(r), *(r[m].describe() for m in EXTRA)] for arm, r in results.items()],
     )
-    regret = routing.regret
-    print_table(
-        f"Packaged router on these questions (truth: rag), regret vs oracle (F1 >= {args.quality_bar}, cost = ms)",
-        ["routed to rag", "oracle agreement", "quality regret (F1)", "cost regret (ms)", "bar met"],
-        [
-            [
-                f"{routing.taken_accuracy:.3f}",
-                f"{regret.oracle_agreement:.3f}" if regret else "",
-                f"{regret.quality_regret:.3f}" if regret else "",
-                f"{regret.cost_regret:.0f}" if regret else "",
-                f"{regret.bar_met:.3f}" if regret else "",
-            ]
-        ],
-    )
+    if args.json is not None:
+        dump = {
+            "questions": n,
+            "recall_at_3": recall3.model_dump(),
+            "arms": {
+                arm: {k: v.model_dump() if isinstance(v, Interval) else v for k, v in r.items()}
+                for arm, r in results.items()
+            },
+        }
+        args.json.write_text(json.dumps(dump, indent=2), encoding="utf-8")
 
 
 if __name__ == "__main__":

@@ -17,6 +17,7 @@ from ragtune.config import Settings
 from ragtune.evaluation.answer_metrics import content_tokens
 from ragtune.evaluation.compare import AnswerFn, TrainResult, compare
 from ragtune.evaluation.eval_file import load_eval
+from ragtune.evaluation.report import write_report
 from ragtune.workspace import Workspace
 
 REPO = Path(__file__).resolve().parent.parent
@@ -89,8 +90,11 @@ def test_compare_phases_and_numbers(tmp_path: Path) -> None:
 
     approaches = results.approaches
     assert list(approaches) == ["rag", "finetuned", "hybrid"]
-    assert results.setup["questions"] == 12 and results.setup["update_questions"] == 3
-    assert results.setup["documents"] == 12
+    setup = results.setup
+    assert setup.questions == 12 and setup.update_questions == 3
+    assert setup.documents == 12 and setup.chunks >= 12 and setup.approaches == ["rag", "finetuned", "hybrid"]
+    assert setup.finetune is not None and setup.finetune["trained"] is True and setup.finetune["model"] == "stand-1"
+    assert setup.update is not None and set(setup.update) == {"rag", "finetuned", "hybrid"}
     # trained on the corpus, then retrained on corpus + new facts; never on evaluation questions
     assert [calls[0] for calls in stand.train_calls] == [
         [str(EXAMPLE / "corpus")],
@@ -118,8 +122,39 @@ def test_compare_phases_and_numbers(tmp_path: Path) -> None:
     assert update["rag"].answered_before == 0 and update["rag"].answered_after >= 2
     assert update["rag"].details == {"documents_added": 3, "chunks_added": 3}
     assert update["finetuned"].seconds == 12.5 and update["finetuned"].answered_after >= 1
+    # every rag answer cites the relevant file's passage, which holds the reference answer or not
+    first = rag.questions[0]
+    assert [c.number for c in first.citations] == [1] and first.citations[0].relevant is True
+    assert first.claims == [] and first.supported_share is None  # the stand-in verifies nothing
+    assert rag.quality.intervals["token_f1"].n == 12
+    low, high = rag.quality.intervals["correct"].ci_low, rag.quality.intervals["correct"].ci_high
+    assert low is not None and high is not None and low <= rag.quality.correct <= high
     assert results.recommendation is not None
+    differences = results.recommendation.differences
+    pick = results.recommendation.overall
+    others = [n for n in approaches if n != pick]
+    assert {(d.other, d.metric) for d in differences} == {(o, m) for o in others for m in ("token_f1", "correct")}
+    assert all(d.approach == pick and d.difference.n == 12 for d in differences)
+    assert "noise" in results.recommendation.summary
     assert {"ingest", "answer", "update: before", "update: after re-ingest", "update: after retrain"} <= set(events)
+
+    paths = write_report(results, tmp_path / "out")
+    markdown = paths["report.md"].read_text(encoding="utf-8")
+    assert "## Answers, claims and citations" in markdown and "### finetuned" in markdown
+    assert f"**{first.question}**" in markdown and "[1] " in markdown and "(relevant)" in markdown
+    assert "within the noise" in markdown or "beyond the noise" in markdown
+    data = json.loads(paths["results.json"].read_text(encoding="utf-8"))
+    assert set(data["setup"]) >= {
+        "approaches",
+        "corpus",
+        "questions",
+        "documents",
+        "chunks",
+        "ingest_seconds",
+        "seconds",
+    }
+    assert data["rag"]["questions"][0]["citations"][0]["relevant"] is True
+    assert data["recommendation"]["differences"]
 
 
 def test_compare_rejects_unknown_approach_and_model(tmp_path: Path) -> None:

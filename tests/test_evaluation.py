@@ -7,6 +7,9 @@ import math
 
 import pytest
 
+from ragtune.chains.answer import NOT_FOUND, Answer, Citation, Claim, Usage
+from ragtune.errors import InputError
+from ragtune.evaluation.answer_eval import METRICS, QuestionScore, score_answer, summarize
 from ragtune.evaluation.answer_metrics import (
     citation_correctness,
     contains_answer,
@@ -20,7 +23,9 @@ from ragtune.evaluation.answer_metrics import (
     split_sentences,
     token_f1,
 )
+from ragtune.evaluation.bootstrap import interval, paired_difference
 from ragtune.evaluation.compare import score_retrieval
+from ragtune.evaluation.qa_file import QAItem, load_qa
 from ragtune.evaluation.recommend import recommend
 from ragtune.evaluation.report import write_report
 from ragtune.evaluation.results import (
@@ -35,6 +40,7 @@ from ragtune.evaluation.results import (
     percentile,
     quality_scores,
 )
+from ragtune.evaluation.verification import CitedPassage, ClaimCheck
 
 # -- SQuAD normalisation, EM and F1 -------------------------------------------------------------
 
@@ -267,3 +273,181 @@ def test_write_report_outputs(tmp_path) -> None:  # type: ignore[no-untyped-def]
         assert f'src="{chart}"' in html
     assert results.recommendation is not None and results.recommendation.summary in markdown
     assert ComparisonResults.model_validate(data).approaches.keys() == approaches.keys()
+
+
+def test_report_shows_claims_citations_and_intervals(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    approaches = _results()
+    question = _q(
+        question="How tall is the tower?",
+        answer="It is 330 m tall [1]. It is blue.",
+        claims=[
+            ClaimCheck(text="It is 330 m tall.", verdict="supported", support=0.9, citations=[1]),
+            ClaimCheck(text="It is blue.", verdict="unsupported", support=0.1),
+        ],
+        citations=[CitedPassage(number=1, source="/c/a.md", chunk_id="a#0", relevant=True)],
+    )
+    approaches["rag"] = approaches["rag"].model_copy(update={"questions": [question]})
+    results = ComparisonResults.build(approaches, {"questions": 4, "documents": 3}, recommend(approaches))
+    paths = write_report(results, tmp_path)
+    markdown, page = paths["report.md"].read_text(), paths["report.html"].read_text()
+    for text in (markdown, page):
+        assert "How tall is the tower?" in text and "[1] /c/a.md (relevant)" in text
+        assert "supported (0.90, cites [1]): It is 330 m tall." in text
+        assert "UNSUPPORTED (0.10): It is blue." in text
+    assert json.loads(paths["results.json"].read_text())["rag"]["questions"][0]["claims"][1]["verdict"] == "unsupported"
+
+
+# -- bootstrap intervals -----------------------------------------------------------------------------
+
+
+def test_interval_is_seeded_and_brackets_the_mean() -> None:
+    values = [1.0, 0.0, 1.0, 1.0, 0.0, 1.0, None, 0.0, 1.0]
+    first, again = interval(values), interval(values)
+    assert first == again  # same seed, same interval
+    assert first.n == 8 and first.value == pytest.approx(5 / 8)
+    assert first.ci_low is not None and first.ci_high is not None
+    assert 0.0 <= first.ci_low < 5 / 8 < first.ci_high <= 1.0
+    assert interval([1.0, 1.0, 1.0]).describe() == "1.00 [1.00, 1.00]"  # no spread, no width
+    assert interval([0.4]).model_dump() == {"value": 0.4, "ci_low": 0.4, "ci_high": 0.4, "n": 1}
+    assert interval([None, None]).value is None and interval([]).describe() == "n/a"
+    # more questions, narrower interval
+    wide, narrow = interval([1.0, 0.0] * 5), interval([1.0, 0.0] * 100)
+    assert (narrow.ci_high - narrow.ci_low) < (wide.ci_high - wide.ci_low)  # type: ignore[operator]
+
+
+def test_paired_difference_tells_noise_from_a_real_gap() -> None:
+    # 12 questions, 33% vs 8% correct (the second's one hit is among the first's four): diffs 1,1,1 and nine 0s.
+    # P(a resample draws no 1) = (9/12)^12 = 3.2% > 2.5%, so the lower bound is 0: within the noise
+    # (about 317 of the 10,000 resamples are all zeros; the 2.5% tail is the lowest 250).
+    first = [1.0] * 4 + [0.0] * 8
+    second = [1.0] + [0.0] * 11
+    noisy = paired_difference(first, second)
+    assert noisy.value == pytest.approx(0.25) and noisy.ci_low == 0.0 and noisy.contains(0.0)
+    clear = paired_difference([1.0] * 12, [0.0] * 12)
+    assert (clear.value, clear.ci_low, clear.ci_high) == (1.0, 1.0, 1.0) and not clear.contains(0.0)
+    # questions one side could not judge are left out of the pairs
+    assert paired_difference([1.0, None, 0.5], [0.0, 1.0, None]).n == 1
+    with pytest.raises(ValueError, match="same questions"):
+        paired_difference([1.0], [1.0, 0.0])
+
+
+def _scored(name: str, correct: int, n: int = 12) -> ApproachResult:
+    questions = [_q(route=name, correct=i < correct, token_f1=1.0 if i < correct else 0.0) for i in range(n)]
+    base = _approach(name, f1=correct / n, faith=0.9, p50=900, cost=0.1, update=(2.0, 3))
+    return base.model_copy(update={"questions": questions, "update": None})
+
+
+def test_recommendation_says_when_the_lead_is_within_the_noise() -> None:
+    rec = recommend({"rag": _scored("rag", 4), "finetuned": _scored("finetuned", 1)})
+    assert rec.overall == "rag" and rec.summary.startswith("Recommended: rag, because it gives the best answers")
+    assert "Against finetuned the difference is within the noise of these 12 questions" in rec.summary
+    assert {(d.metric, d.within_noise) for d in rec.differences} == {("token_f1", True), ("correct", True)}
+    clear = recommend({"rag": _scored("rag", 12), "finetuned": _scored("finetuned", 0)})
+    assert "Against finetuned the difference is beyond the noise" in clear.summary
+    assert not any(d.within_noise for d in clear.differences)
+
+
+# -- eval answers: scoring hand-made answers ----------------------------------------------------------
+
+
+def _answer(text: str, cited: list[tuple[int, str]], claims: list[Claim], **kwargs: object) -> Answer:
+    citations = [Citation(number=n, source=s, chunk_id=f"c{n}", doc_id=s) for n, s in cited]
+    usage = Usage(latency_ms={"total": 120.0}, cost_usd=0.001)
+    share = sum(c.verdict == "supported" for c in claims) / len(claims) if claims else None
+    return Answer(
+        text=text, route="rag", citations=citations, claims=claims, supported_share=share, usage=usage, **kwargs
+    )
+
+
+def test_score_answer_hand_computed() -> None:
+    item = QAItem(question="How tall is the tower?", answers=["330 metres"], sources=["tower.md"])
+    claims = [
+        Claim(text="The tower is 330 metres tall.", verdict="supported", support=0.9, citations=(1,)),
+        Claim(text="It was painted blue.", verdict="unsupported", support=0.1),
+    ]
+    answer = _answer(
+        "The tower is 330 metres tall [1]. It was painted blue [2][3].",
+        [(1, "/c/tower.md"), (2, "/c/paint.md"), (3, "/c/other.md")],
+        claims,
+    )
+    texts = {1: "The tower rises 330 metres.", 2: "Paint was bought.", 3: "Its height is 330 metres."}
+    score = score_answer(item, answer, texts, latency_ms=999.0)
+    # [1] from a listed source, [3] holds the gold answer, [2] neither -> 2 of 3
+    assert score.citation_precision == pytest.approx(2 / 3)
+    assert [c.relevant for c in score.citations] == [True, False, True]
+    assert score.contains_answer == 1.0 and score.exact_match == 0.0
+    # "tower is 330 metres tall it was painted blue" (9 tokens) vs "330 metres" (2): P 2/9, R 1 -> F1 4/11
+    assert score.token_f1 == pytest.approx(4 / 11)
+    assert score.supported_share == 0.5 and [c.verdict for c in score.claims] == ["supported", "unsupported"]
+    assert (score.cited, score.abstained, score.latency_ms, score.cost_usd) == (1.0, 0.0, 120.0, 0.001)
+
+    bare = score_answer(QAItem(question="Hello?"), _answer(NOT_FOUND, [], [], abstained=True), {}, 5.0)
+    assert (bare.exact_match, bare.token_f1, bare.contains_answer, bare.citation_precision) == (None,) * 4
+    assert bare.supported_share is None and (bare.cited, bare.abstained) == (0.0, 1.0)
+
+
+def test_summarize_skips_unjudged_and_failed_questions() -> None:
+    scores = [
+        QuestionScore(question="a", token_f1=1.0, cited=1.0, abstained=0.0, latency_ms=100.0),
+        QuestionScore(question="b", token_f1=None, cited=0.0, abstained=1.0, latency_ms=300.0),
+        QuestionScore(question="c", error="model failed"),
+    ]
+    report = summarize(scores)
+    assert report.n == 2 and set(report.metrics) == set(METRICS)
+    assert report.metrics["token_f1"].value == 1.0 and report.metrics["token_f1"].n == 1
+    assert report.metrics["cited"].value == 0.5 and report.metrics["latency_ms"].value == 200.0
+    assert report.metrics["citation_precision"].value is None
+    dumped = json.loads(report.model_dump_json())
+    assert set(dumped) >= {"n", "metrics", "questions"}
+    assert set(dumped["metrics"]["cited"]) >= {"value", "ci_low", "ci_high"}
+
+
+def test_load_qa_reports_broken_lines_and_keeps_the_rest(tmp_path) -> None:  # type: ignore[no-untyped-def]
+    path = tmp_path / "qa.jsonl"
+    path.write_text(
+        "\n".join(
+            [
+                '{"question": "Q1", "answers": ["A"], "sources": ["a.md"]}',
+                "{not json",
+                '{"answers": ["A"]}',
+                '{"question": "Q4", "answers": "A"}',
+                "",
+                '["a list"]',
+                '{"question": "Q7"}',
+                '{"question": "Q8", "answer": "single", "sources": ["a.md"]}',
+            ]
+        ),
+        encoding="utf-8",
+    )
+    qa = load_qa(path)
+    assert [(i.question, i.line) for i in qa.items] == [("Q1", 1), ("Q7", 7), ("Q8", 8)]
+    assert qa.items[2].answers == ["single"]  # the compare eval format's one answer
+    assert qa.items[1].answers == [] and qa.items[1].sources == []
+    assert [e.line for e in qa.errors] == [2, 3, 4, 6]
+    assert "not valid JSON" in qa.errors[0].reason and "question" in qa.errors[1].reason
+    assert "answers" in qa.errors[2].reason and str(qa.errors[0]).startswith(f"{path} line 2:")
+    empty = tmp_path / "empty.jsonl"
+    empty.write_text("\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"no question to evaluate.*empty"):
+        load_qa(empty)
+    with pytest.raises(InputError, match="not found"):
+        load_qa(tmp_path / "missing.jsonl")
+
+
+def test_evaluation_does_not_import_the_agents_layer() -> None:
+    """Evaluation builds on chains; the agents' toolkit sits above it (issue 12: no layer crossing)."""
+    import ast
+    from pathlib import Path
+
+    import ragtune.evaluation
+
+    folder = Path(ragtune.evaluation.__file__).parent
+    imported = set()
+    for path in folder.glob("*.py"):
+        for node in ast.walk(ast.parse(path.read_text(encoding="utf-8"))):
+            if isinstance(node, ast.ImportFrom) and node.module:
+                imported.add((path.name, node.module))
+            elif isinstance(node, ast.Import):
+                imported.update((path.name, alias.name) for alias in node.names)
+    assert ("runners.py", "ragtune.chains") in imported  # the scan sees the lazy imports inside functions
+    assert not [(f, m) for f, m in imported if m.startswith("ragtune.agents")]

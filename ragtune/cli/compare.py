@@ -55,9 +55,14 @@ def compare(
         return
     if results.recommendation is not None:
         console.print(results.recommendation.summary, highlight=False)
+    console.print("(answer quality: mean [95% bootstrap interval])", highlight=False)
     for name, result in results.approaches.items():
+        quality = result.quality
+        f1 = quality.intervals["token_f1"].describe() if "token_f1" in quality.intervals else f"{quality.token_f1:.2f}"
+        correct = quality.intervals.get("correct")
+        correct_text = correct.describe("{:.0%}") if correct is not None else f"{quality.correct:.0%}"
         console.print(
-            f"{name:>9}: F1 {result.quality.token_f1:.2f}, correct {result.quality.correct:.0%}, "
+            f"{name:>9}: F1 {f1}, correct {correct_text}, "
             f"p50 {result.latency.p50_ms:.0f} ms"
             + (
                 f", update {result.update.seconds:.1f}s -> {result.update.answered_after}/{result.update.new_facts}"

@@ -2,6 +2,8 @@
 
 - :mod:`~ragtune.evaluation.retrieval`: nDCG@10, recall, MRR on BEIR-format data (``ragtune eval retrieval``);
 - :mod:`~ragtune.evaluation.answer_metrics`: exact match, token F1 (SQuAD), citation correctness, faithfulness;
+- :mod:`~ragtune.evaluation.answer_eval`: a question file answered through the chain and scored
+  (``ragtune eval answers``), every mean with a bootstrap interval (:mod:`~ragtune.evaluation.bootstrap`);
 - :mod:`~ragtune.evaluation.compare`: RAG, fine-tuned-only and hybrid side by side (``ragtune compare``),
   with :mod:`~ragtune.evaluation.report` writing ``results.json``, Markdown/HTML and charts.
 
@@ -21,6 +23,14 @@ _LAZY = {
     "is_correct": "answer_metrics",
     "normalize_answer": "answer_metrics",
     "token_f1": "answer_metrics",
+    "AnswerEvalReport": "answer_eval",
+    "evaluate_answers": "answer_eval",
+    "QAItem": "qa_file",
+    "load_qa": "qa_file",
+    "Interval": "bootstrap",
+    "interval": "bootstrap",
+    "paired_difference": "bootstrap",
+    "CompareSetup": "results",
     "EvalItem": "eval_file",
     "load_eval": "eval_file",
     "CompareConfig": "compare",

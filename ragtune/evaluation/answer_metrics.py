@@ -150,6 +150,11 @@ def citation_correctness(cited_sources: Iterable[str], relevant_sources: Iterabl
     return CitationScore(precision=correct / len(cited), recall=found / len(relevant))
 
 
+def strip_citations(text: str) -> str:
+    """The text without citation markers such as ``[2]`` or ``[1, 3]`` (they are not part of the answer)."""
+    return " ".join(_CITATION_MARK.sub(" ", text).split())
+
+
 def split_sentences(text: str) -> list[str]:
     """Split after ``.``, ``!`` or ``?`` when a space and an upper-case letter, digit or quote follow."""
     parts = [p.strip() for line in text.splitlines() for p in _SENTENCE_END.split(line)]
@@ -198,5 +203,6 @@ __all__ = [
     "sentence_support",
     "source_matches",
     "split_sentences",
+    "strip_citations",
     "token_f1",
 ]

@@ -47,6 +47,7 @@ from ragtune.evaluation.recommend import recommend
 from ragtune.evaluation.results import (
     APPROACHES,
     ApproachResult,
+    CompareSetup,
     ComparisonResults,
     CostStats,
     QuestionResult,
@@ -56,6 +57,7 @@ from ragtune.evaluation.results import (
     retrieval_scores,
 )
 from ragtune.evaluation.retrieval import mrr_at, ndcg_at
+from ragtune.evaluation.verification import cited_passages, claim_checks
 from ragtune.progress import ProgressCallback, report
 
 if TYPE_CHECKING:
@@ -150,6 +152,9 @@ class _Run:
         ids = [cid for c in citations for cid in (c.chunk_ids or (c.chunk_id,))]
         return [chunk.text for chunk in self.workspace.index.get_chunks(ids)] if ids else []
 
+    def _block_texts(self, citations: Sequence[Any]) -> dict[int, str]:
+        return {c.number: "\n".join(self._texts([c])) for c in citations}
+
     def _cost(self, approach: str, answer: Answer) -> float:
         model = self.config.projected_model
         projected = model if approach == "rag" else f"ft:{model}:ragtune::compare"
@@ -160,6 +165,7 @@ class _Run:
     ) -> QuestionResult:
         cited = [c.source for c in answer.citations]
         citation = citation_correctness(cited, item.sources)
+        passages = cited_passages(answer, [item.answer], item.sources, self._block_texts(answer.citations))
         result = QuestionResult(
             question=item.question,
             reference=item.answer,
@@ -176,6 +182,9 @@ class _Run:
             context_support=faithfulness(
                 answer.text, self._texts(answer.context), threshold=self.config.faithfulness_threshold
             ),
+            supported_share=answer.supported_share,
+            claims=claim_checks(answer),
+            citations=passages,
             cited_sources=cited,
             relevant_sources=list(item.sources),
             latency_ms=latency_ms,
@@ -260,6 +269,64 @@ def _default_trainer(config: CompareConfig) -> Trainer:
     return train
 
 
+def _check(config: CompareConfig, workspace: Workspace) -> None:
+    """Fail before any work on an unknown approach or an unregistered model."""
+    from ragtune.errors import ConfigError
+    from ragtune.llm.registry import ModelRegistry
+
+    unknown = [a for a in config.approaches if a not in APPROACHES]
+    if unknown or not config.approaches:
+        raise ConfigError(f"Unknown approaches {unknown}; choose from {', '.join(APPROACHES)}.")
+    if config.model is not None and _needs_model(config):
+        ModelRegistry(workspace.registry_path).get(config.model)  # a clear error for an unknown name
+
+
+def _needs_model(config: CompareConfig) -> bool:
+    return any(a in ("finetuned", "hybrid") for a in config.approaches)
+
+
+def _ingest(run: _Run, corpus: Sequence[str | Path], setup: CompareSetup) -> None:
+    from ragtune.ingest import sync_paths
+
+    started = time.perf_counter()
+    ingest = sync_paths(run.workspace, list(corpus), progress=run.progress)
+    setup.documents = ingest.added + ingest.updated + ingest.unchanged
+    setup.chunks = run.workspace.index.stats().chunks
+    setup.ingest_seconds = round(time.perf_counter() - started, 3)
+    setup.ingest_errors = [e.model_dump() for e in ingest.errors]
+
+
+def _finetune(
+    run: _Run, corpus: Sequence[str | Path], exclude: set[str], train_fn: Trainer, setup: CompareSetup
+) -> tuple[str | None, TrainResult | None]:
+    """``(model name, training)`` of the fine-tuned approaches: the given model (not trained) or a trained one."""
+    config = run.config
+    if not _needs_model(config):
+        return None, None
+    if config.model is not None:
+        setup.finetune = {"model": config.model, "trained": False}
+        return config.model, None
+    train = train_fn(run.workspace, list(corpus), exclude, run.progress)
+    setup.finetune = {"trained": True, **train.model_dump()}
+    return train.model, train
+
+
+def _approach_result(
+    run: _Run, name: str, pairs: list[tuple[QuestionResult, Answer]], train: TrainResult | None, update: Any
+) -> ApproachResult:
+    scored = [q for q, _ in pairs]
+    return ApproachResult(
+        approach=name,
+        model=next((a.model for _, a in pairs if a.model), "") or "",
+        quality=quality_scores(scored),
+        retrieval=retrieval_scores(scored, run.config.k) if name != "finetuned" else None,
+        latency=latency_stats([q.latency_ms for q in scored]),
+        cost=run.cost_stats(name, pairs, train),
+        update=update,
+        questions=scored,
+    )
+
+
 def compare(
     workspace: Workspace,
     corpus: Sequence[str | Path],
@@ -288,48 +355,27 @@ def compare(
     Raises:
         ConfigError: an unknown approach, or a ``model`` that is not registered.
     """
-    from ragtune.errors import ConfigError
-    from ragtune.ingest import sync_paths
     from ragtune.llm.pricing import PriceTable
-    from ragtune.llm.registry import ModelRegistry
 
     config = config or CompareConfig()
-    unknown = [a for a in config.approaches if a not in APPROACHES]
-    if unknown or not config.approaches:
-        raise ConfigError(f"Unknown approaches {unknown}; choose from {', '.join(APPROACHES)}.")
+    _check(config, workspace)
     run = _Run(workspace, config, prices or PriceTable.default(), answerers or _default_answerers(config), progress)
     train_fn = trainer or _default_trainer(config)
     questions = [i for i in items if not i.update]
     update_items = [i for i in items if i.update]
     exclude = {q.question for q in items}
-    setup: dict[str, Any] = {
-        "approaches": list(config.approaches),
-        "corpus": [str(p) for p in corpus],
-        "new_facts": [str(p) for p in new_facts],
-        "questions": len(questions),
-        "update_questions": len(update_items),
-        "k": config.k,
-        "projected_model": config.projected_model,
-    }
-
+    setup = CompareSetup(
+        approaches=list(config.approaches),
+        corpus=[str(p) for p in corpus],
+        new_facts=[str(p) for p in new_facts],
+        questions=len(questions),
+        update_questions=len(update_items),
+        k=config.k,
+        projected_model=config.projected_model,
+    )
     started = time.perf_counter()
-    ingest = sync_paths(workspace, list(corpus), progress=progress)
-    setup["documents"] = ingest.added + ingest.updated + ingest.unchanged
-    setup["chunks"] = workspace.index.stats().chunks
-    setup["ingest_seconds"] = round(time.perf_counter() - started, 3)
-    setup["ingest_errors"] = [e.model_dump() for e in ingest.errors]
-
-    needs_model = any(a in ("finetuned", "hybrid") for a in config.approaches)
-    train: TrainResult | None = None
-    finetuned: str | None = None
-    if needs_model and config.model is not None:
-        ModelRegistry(workspace.registry_path).get(config.model)  # a clear error for an unknown name
-        finetuned = config.model
-        setup["finetune"] = {"model": finetuned, "trained": False}
-    elif needs_model:
-        train = train_fn(workspace, list(corpus), exclude, progress)
-        finetuned = train.model
-        setup["finetune"] = {"trained": True, **train.model_dump()}
+    _ingest(run, corpus, setup)
+    finetuned, train = _finetune(run, corpus, exclude, train_fn, setup)
 
     answer_fns = {
         name: fn for name, fn in run.make_answerers(workspace, finetuned).items() if name in config.approaches
@@ -339,23 +385,12 @@ def compare(
     updates: dict[str, UpdateStats] = {}
     if new_facts and update_items:
         updates = _update_phase(run, answer_fns, update_items, list(corpus), list(new_facts), exclude, train_fn)
-        setup["update"] = {name: u.details for name, u in updates.items()}
+        setup.update = {name: u.details for name, u in updates.items()}
 
-    approaches: dict[str, ApproachResult] = {}
-    for name in config.approaches:
-        pairs = answered[name]
-        scored = [q for q, _ in pairs]
-        approaches[name] = ApproachResult(
-            approach=name,
-            model=next((a.model for _, a in pairs if a.model), "") or "",
-            quality=quality_scores(scored),
-            retrieval=retrieval_scores(scored, config.k) if name != "finetuned" else None,
-            latency=latency_stats([q.latency_ms for q in scored]),
-            cost=run.cost_stats(name, pairs, train),
-            update=updates.get(name),
-            questions=scored,
-        )
-    setup["seconds"] = round(time.perf_counter() - started, 3)
+    approaches = {
+        name: _approach_result(run, name, answered[name], train, updates.get(name)) for name in config.approaches
+    }
+    setup.seconds = round(time.perf_counter() - started, 3)
     return ComparisonResults.build(approaches, setup, recommend(approaches))
 
 

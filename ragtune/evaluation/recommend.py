@@ -7,6 +7,12 @@ that tie for the best token F1, the one winning most other axes is
 recommended (then the fresher one); an approach that is faster or cheaper but
 answers worse is named with what it trades away.
 
+Point figures on a dozen questions are noisy (one answer moves a share by 8
+points), so the pick is checked against every other approach with a paired
+bootstrap of the per-question token F1 and correctness differences
+(:func:`~ragtune.evaluation.bootstrap.paired_difference`); the summary says
+whether each quality lead is beyond the noise or within it.
+
 Axes and tolerances:
 
 ===========  ==========================================  =====================
@@ -28,7 +34,17 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ragtune.evaluation.results import ApproachResult, AxisVerdict, Recommendation
+from ragtune.evaluation.bootstrap import paired_difference
+from ragtune.evaluation.results import (
+    ApproachResult,
+    AxisVerdict,
+    QualityDifference,
+    Recommendation,
+    per_question,
+)
+
+NOISE_METRICS = ("token_f1", "correct")
+"""Per-question quality measures the pick is tested on against each other approach."""
 
 
 @dataclass(frozen=True)
@@ -156,6 +172,46 @@ def _trade(name: str, axes: list[str], results: dict[str, ApproachResult]) -> st
     return f"{name} wins {', '.join(axes)} but answers {quality.correct:.0%} correctly (F1 {quality.token_f1:.2f})"
 
 
+def quality_differences(overall: str, results: dict[str, ApproachResult]) -> list[QualityDifference]:
+    """Paired bootstrap of ``overall`` minus each other approach, on the questions both answered."""
+    pick = results[overall]
+    differences = []
+    for other, result in results.items():
+        if other == overall or not pick.questions or len(result.questions) != len(pick.questions):
+            continue
+        for metric in NOISE_METRICS:
+            diff = paired_difference(per_question(pick, metric), per_question(result, metric))
+            if diff.value is not None:
+                differences.append(
+                    QualityDifference(
+                        approach=overall, other=other, metric=metric, difference=diff, within_noise=diff.contains(0.0)
+                    )
+                )
+    return differences
+
+
+def _signed(metric: str, value: float | None) -> str:
+    if value is None:
+        return "n/a"
+    return f"{value:+.0%}" if metric == "correct" else f"{value:+.2f}"
+
+
+def _noise_note(other: str, diffs: list[QualityDifference]) -> str:
+    """One sentence: is the pick's quality lead over ``other`` beyond the noise of these questions?"""
+    parts = [
+        f"{'F1' if d.metric == 'token_f1' else 'correct'} {_signed(d.metric, d.difference.value)} "
+        f"(95% CI {_signed(d.metric, d.difference.ci_low)} to {_signed(d.metric, d.difference.ci_high)})"
+        for d in diffs
+    ]
+    n = diffs[0].difference.n
+    if all(d.within_noise for d in diffs):
+        return (
+            f"Against {other} the difference is within the noise of these {n} questions ({'; '.join(parts)}): "
+            "more questions are needed to tell them apart."
+        )
+    return f"Against {other} the difference is beyond the noise ({'; '.join(parts)}, paired over {n} questions)."
+
+
 def recommend(results: dict[str, ApproachResult]) -> Recommendation:
     """Per-axis verdicts and an overall pick from the measured results (see the module docs)."""
     verdicts = [v for axis in AXES if (v := verdict(axis, results)) is not None]
@@ -181,7 +237,12 @@ def recommend(results: dict[str, ApproachResult]) -> Recommendation:
         parts.append(f"it also wins {', '.join(own)}")
     trades = [_trade(n, axes, results) for n, axes in won.items() if n != overall and axes]
     summary = "; ".join(parts) + "." + (" " + "; ".join(trades) + "." if trades else "")
-    return Recommendation(overall=overall, verdicts=verdicts, summary=summary)
+    differences = quality_differences(overall, results)
+    for other in results:
+        mine = [d for d in differences if d.other == other]
+        if mine:
+            summary += " " + _noise_note(other, mine)
+    return Recommendation(overall=overall, verdicts=verdicts, summary=summary, differences=differences)
 
 
-__all__ = ["AXES", "recommend", "verdict"]
+__all__ = ["AXES", "NOISE_METRICS", "quality_differences", "recommend", "verdict"]

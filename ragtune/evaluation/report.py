@@ -12,11 +12,10 @@ Example:
 from __future__ import annotations
 
 import html
-import json
 from collections.abc import Callable
 from pathlib import Path
 
-from ragtune.evaluation.results import ApproachResult, ComparisonResults
+from ragtune.evaluation.results import ApproachResult, ComparisonResults, QuestionResult
 
 COLORS = {"rag": "#1f77b4", "finetuned": "#ff7f0e", "hybrid": "#2ca02c"}
 
@@ -170,8 +169,16 @@ def _num(value: float | None, fmt: str = "{:.2f}") -> str:
     return "n/a" if value is None else fmt.format(value)
 
 
+def _ci(result: ApproachResult, measure: str, fmt: str = "{:.2f}") -> str:
+    """A quality mean with its 95% interval where one was computed: ``0.60 [0.40, 0.80]``."""
+    found = result.quality.intervals.get(measure)
+    if found is not None and found.value is not None:
+        return found.describe(fmt)
+    return _num(getattr(result.quality, measure), fmt)
+
+
 def summary_rows(results: dict[str, ApproachResult]) -> list[tuple[str, list[str]]]:
-    """The report's table: one row per measure, one column per approach."""
+    """The report's table: one row per measure, one column per approach (quality with 95% intervals)."""
 
     def row(label: str, get: Callable[[ApproachResult], str]) -> tuple[str, list[str]]:
         return label, [get(r) for r in results.values()]
@@ -180,13 +187,14 @@ def summary_rows(results: dict[str, ApproachResult]) -> list[tuple[str, list[str
         return lambda r: get(r) if r.update is not None else "n/a"
 
     return [
-        row("Exact match", lambda r: _num(r.quality.exact_match)),
-        row("Token F1", lambda r: _num(r.quality.token_f1)),
-        row("Correct", lambda r: _num(r.quality.correct, "{:.0%}")),
-        row("Faithfulness (cited context)", lambda r: _num(r.quality.faithfulness)),
-        row("Supported by shown context", lambda r: _num(r.quality.context_support)),
-        row("Citation precision", lambda r: _num(r.quality.citation_precision)),
-        row("Citation recall", lambda r: _num(r.quality.citation_recall)),
+        row("Exact match", lambda r: _ci(r, "exact_match")),
+        row("Token F1", lambda r: _ci(r, "token_f1")),
+        row("Correct", lambda r: _ci(r, "correct", "{:.0%}")),
+        row("Faithfulness (cited context)", lambda r: _ci(r, "faithfulness")),
+        row("Supported by shown context", lambda r: _ci(r, "context_support")),
+        row("Claims verified as supported", lambda r: _ci(r, "supported_share")),
+        row("Citation precision", lambda r: _ci(r, "citation_precision")),
+        row("Citation recall", lambda r: _ci(r, "citation_recall")),
         row("Retrieval hit@k", lambda r: _num(r.retrieval.hit_at_k if r.retrieval else None)),
         row("Retrieval MRR", lambda r: _num(r.retrieval.mrr if r.retrieval else None)),
         row("Retrieval nDCG@10", lambda r: _num(r.retrieval.ndcg_at_10 if r.retrieval else None)),
@@ -207,12 +215,59 @@ def summary_rows(results: dict[str, ApproachResult]) -> list[tuple[str, list[str
     ]
 
 
+def _difference_lines(results: ComparisonResults) -> list[str]:
+    if results.recommendation is None:
+        return []
+    lines = []
+    for d in results.recommendation.differences:
+        what = "within the noise" if d.within_noise else "beyond the noise"
+        lines.append(f"{d.approach} - {d.other}, {d.metric}: {d.difference.describe('{:+.2f}')} ({what})")
+    return lines
+
+
+def _verdict_mark(verdict: str) -> str:
+    return "supported" if verdict == "supported" else "UNSUPPORTED"
+
+
+def _citation_line(q: QuestionResult) -> str:
+    if not q.citations:
+        return "no citation"
+
+    def judged(relevant: bool | None) -> str:
+        return "" if relevant is None else (" (relevant)" if relevant else " (not relevant)")
+
+    return ", ".join(f"[{c.number}] {c.source}{judged(c.relevant)}" for c in q.citations)
+
+
+def _claim_lines(q: QuestionResult) -> list[str]:
+    return [
+        f"{_verdict_mark(c.verdict)} ({c.support:.2f}"
+        + (f", cites {', '.join(f'[{n}]' for n in c.citations)}" if c.citations else "")
+        + f"): {c.text}"
+        for c in q.claims
+    ]
+
+
+def _answers_markdown(approaches: dict[str, ApproachResult]) -> list[str]:
+    lines = ["", "## Answers, claims and citations", ""]
+    for name, result in approaches.items():
+        lines += [f"### {name}", ""]
+        for q in result.questions:
+            verdict = "correct" if q.correct else "not correct"
+            lines.append(f"- **{q.question}** (reference: {q.reference}; F1 {q.token_f1:.2f}, {verdict})")
+            lines.append(f"  - answer: {' '.join(q.answer.split())}")
+            lines.append(f"  - citations: {_citation_line(q)}")
+            lines.extend(f"  - claim {line}" for line in _claim_lines(q))
+        lines.append("")
+    return lines
+
+
 def render_markdown(results: ComparisonResults, charts: dict[str, str]) -> str:
     approaches = results.approaches
     setup = results.setup
     lines = ["# RAG vs fine-tuning: comparison report", ""]
     lines.append(
-        f"{setup.get('questions', '?')} evaluation questions over {setup.get('documents', '?')} documents; "
+        f"{setup.questions} evaluation questions over {setup.documents} documents; "
         f"models: {', '.join(f'{n} = {r.model}' for n, r in approaches.items())}."
     )
     lines += ["", "## Recommendation", ""]
@@ -220,12 +275,35 @@ def render_markdown(results: ComparisonResults, charts: dict[str, str]) -> str:
         lines.append(results.recommendation.summary)
         lines.append("")
         lines.extend(f"- **{v.axis}**: {v.reason}" for v in results.recommendation.verdicts)
-    lines += ["", "## Results", "", "| measure | " + " | ".join(approaches) + " |", "|---|" + "---|" * len(approaches)]
+        differences = _difference_lines(results)
+        if differences:
+            lines += ["", "Answer-quality differences (paired bootstrap, 95% interval):", ""]
+            lines.extend(f"- {d}" for d in differences)
+    lines += ["", "## Results", "", "Quality measures show the mean and its 95% bootstrap interval."]
+    lines += ["", "| measure | " + " | ".join(approaches) + " |", "|---|" + "---|" * len(approaches)]
     lines.extend(f"| {label} | " + " | ".join(cells) + " |" for label, cells in summary_rows(approaches))
+    lines += _answers_markdown(approaches)
     lines += ["", "## Charts", ""]
     lines.extend(f"![{title}]({name})" for title, name in charts.items())
-    lines += ["", "## Setup", "", "```json", json.dumps(setup, indent=2, default=str), "```", ""]
+    lines += ["", "## Setup", "", "```json", setup.model_dump_json(indent=2), "```", ""]
     return "\n".join(lines)
+
+
+def _answers_html(approaches: dict[str, ApproachResult]) -> str:
+    esc = html.escape
+    parts = ["<h2>Answers, claims and citations</h2>"]
+    for name, result in approaches.items():
+        parts.append(f"<h3>{esc(name)}</h3><ul>")
+        for q in result.questions:
+            verdict = "correct" if q.correct else "not correct"
+            claims = "".join(f"<li>claim {esc(line)}</li>" for line in _claim_lines(q))
+            parts.append(
+                f"<li><b>{esc(q.question)}</b> (reference: {esc(q.reference)}; F1 {q.token_f1:.2f}, {verdict})"
+                f"<ul><li>answer: {esc(' '.join(q.answer.split()))}</li>"
+                f"<li>citations: {esc(_citation_line(q))}</li>{claims}</ul></li>"
+            )
+        parts.append("</ul>")
+    return "".join(parts)
 
 
 def render_html(results: ComparisonResults, charts: dict[str, str]) -> str:
@@ -245,8 +323,15 @@ def render_html(results: ComparisonResults, charts: dict[str, str]) -> str:
             + "".join(f"<li><b>{esc(v.axis)}</b>: {esc(v.reason)}</li>" for v in results.recommendation.verdicts)
             + "</ul>"
         )
+        differences = _difference_lines(results)
+        if differences:
+            verdicts += (
+                "<p>Answer-quality differences (paired bootstrap, 95% interval):</p><ul>"
+                + "".join(f"<li>{esc(d)}</li>" for d in differences)
+                + "</ul>"
+            )
     images = "".join(f'<figure><img src="{esc(name)}" alt="{esc(title)}"></figure>' for title, name in charts.items())
-    setup = esc(json.dumps(results.setup, indent=2, default=str))
+    setup = esc(results.setup.model_dump_json(indent=2))
     style = (
         "body{font-family:system-ui,sans-serif;max-width:960px;margin:2em auto;color:#222}"
         "table{border-collapse:collapse}td,th{border:1px solid #ccc;padding:4px 10px;text-align:right}"
@@ -256,7 +341,8 @@ def render_html(results: ComparisonResults, charts: dict[str, str]) -> str:
         "<!DOCTYPE html><html><head><meta charset='utf-8'><title>RAG vs fine-tuning</title>"
         f"<style>{style}</style></head><body><h1>RAG vs fine-tuning: comparison report</h1>"
         f"<h2>Recommendation</h2>{summary}{verdicts}"
-        f"<h2>Results</h2><table><tr><th>measure</th>{head}</tr>{body}</table>"
+        f"<h2>Results</h2><p>Quality measures show the mean and its 95% bootstrap interval.</p>"
+        f"<table><tr><th>measure</th>{head}</tr>{body}</table>{_answers_html(approaches)}"
         f"<h2>Charts</h2>{images}<h2>Setup</h2><pre>{setup}</pre></body></html>"
     )
 

@@ -14,6 +14,9 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field
 
+from ragtune.evaluation.bootstrap import Interval, interval
+from ragtune.evaluation.verification import CitedPassage, ClaimCheck
+
 APPROACHES = ("rag", "finetuned", "hybrid")
 """The approaches ``ragtune compare`` knows, in report order."""
 
@@ -37,6 +40,12 @@ class QuestionResult(BaseModel):
     """Share of answer sentences supported by the passages the answer cites."""
     context_support: float | None = None
     """Share of answer sentences supported by all passages the model was shown (0.0 when it saw none)."""
+    supported_share: float | None = None
+    """Share of the answer's claims the chain verified as supported (``None``: nothing verified)."""
+    claims: list[ClaimCheck] = Field(default_factory=list)
+    """Each sentence of the answer with its verification verdict."""
+    citations: list[CitedPassage] = Field(default_factory=list)
+    """Each cited block, and whether it comes from a relevant source or holds the reference answer."""
     cited_sources: list[str] = Field(default_factory=list)
     retrieved_sources: list[str] = Field(default_factory=list)
     relevant_sources: list[str] = Field(default_factory=list)
@@ -62,7 +71,11 @@ class QualityScores(BaseModel):
     """Share of answer sentences supported by the cited context (lexical overlap >= 0.5)."""
     context_support: float | None = None
     """Share of answer sentences supported by the passages the model was shown, cited or not."""
+    supported_share: float | None = None
+    """Share of claims the chain verified as supported, over questions with verified claims."""
     n: int
+    intervals: dict[str, Interval] = Field(default_factory=dict)
+    """95% bootstrap interval of each measure above (same keys), over the questions judged."""
 
 
 class RetrievalScores(BaseModel):
@@ -141,12 +154,53 @@ class AxisVerdict(BaseModel):
     reason: str
 
 
+class QualityDifference(BaseModel):
+    """The recommended approach against another, per question, with a paired bootstrap interval."""
+
+    approach: str
+    """The recommended approach."""
+    other: str
+    metric: str
+    """``token_f1`` or ``correct``."""
+    difference: Interval
+    """Mean of (approach - other) over the shared questions, with its 95% interval."""
+    within_noise: bool
+    """True when the interval contains 0: these questions cannot tell the two apart."""
+
+
 class Recommendation(BaseModel):
     """Per-axis verdicts and the overall pick, all derived from the measured numbers."""
 
     overall: str | None
     verdicts: list[AxisVerdict]
     summary: str
+    differences: list[QualityDifference] = Field(default_factory=list)
+    """Answer-quality differences between the pick and each other approach, with their noise."""
+
+
+class CompareSetup(BaseModel):
+    """What a comparison ran on and how long the shared steps took (``setup`` in ``results.json``)."""
+
+    model_config = ConfigDict(extra="allow")
+
+    approaches: list[str] = Field(default_factory=list)
+    corpus: list[str] = Field(default_factory=list)
+    new_facts: list[str] = Field(default_factory=list)
+    questions: int = 0
+    """Evaluation questions (update questions excluded)."""
+    update_questions: int = 0
+    k: int = 4
+    projected_model: str = ""
+    documents: int = 0
+    chunks: int = 0
+    ingest_seconds: float = 0.0
+    ingest_errors: list[dict[str, Any]] = Field(default_factory=list)
+    finetune: dict[str, Any] | None = None
+    """``{"model", "trained": False}`` for a given model, or the :class:`TrainResult` fields with ``trained``."""
+    update: dict[str, Any] | None = None
+    """Per approach: details of the update phase (documents added, retrained model)."""
+    seconds: float = 0.0
+    """Wall time of the whole comparison."""
 
 
 class ComparisonResults(BaseModel):
@@ -154,7 +208,7 @@ class ComparisonResults(BaseModel):
 
     model_config = ConfigDict(extra="allow")
 
-    setup: dict[str, Any]
+    setup: CompareSetup = Field(default_factory=CompareSetup)
     recommendation: Recommendation | None = None
 
     @property
@@ -171,8 +225,12 @@ class ComparisonResults(BaseModel):
 
     @classmethod
     def build(
-        cls, approaches: dict[str, ApproachResult], setup: dict[str, Any], recommendation: Recommendation | None
+        cls,
+        approaches: dict[str, ApproachResult],
+        setup: CompareSetup | dict[str, Any],
+        recommendation: Recommendation | None,
     ) -> ComparisonResults:
+        setup = setup if isinstance(setup, CompareSetup) else CompareSetup.model_validate(setup)
         return cls(setup=setup, recommendation=recommendation, **approaches)
 
 
@@ -201,7 +259,25 @@ def latency_stats(latencies_ms: Sequence[float]) -> LatencyStats:
     )
 
 
+QUALITY_MEASURES = (
+    "exact_match",
+    "token_f1",
+    "correct",
+    "citation_precision",
+    "citation_recall",
+    "faithfulness",
+    "context_support",
+    "supported_share",
+)
+"""Per-question measures averaged into :class:`QualityScores`, each with an interval."""
+
+
+def _per_question(questions: Sequence[QuestionResult], measure: str) -> list[float | None]:
+    return [None if (v := getattr(q, measure)) is None else float(v) for q in questions]
+
+
 def quality_scores(questions: Sequence[QuestionResult]) -> QualityScores:
+    intervals = {m: interval(_per_question(questions, m)) for m in QUALITY_MEASURES}
     return QualityScores(
         exact_match=mean([q.exact_match for q in questions]) or 0.0,
         token_f1=mean([q.token_f1 for q in questions]) or 0.0,
@@ -210,8 +286,15 @@ def quality_scores(questions: Sequence[QuestionResult]) -> QualityScores:
         citation_recall=mean([q.citation_recall for q in questions]),
         faithfulness=mean([q.faithfulness for q in questions]),
         context_support=mean([q.context_support for q in questions]),
+        supported_share=mean([q.supported_share for q in questions]),
         n=len(questions),
+        intervals=intervals,
     )
+
+
+def per_question(result: ApproachResult, measure: str) -> list[float | None]:
+    """One approach's per-question values of a quality measure, in question order (for paired tests)."""
+    return _per_question(result.questions, measure)
 
 
 def retrieval_scores(questions: Sequence[QuestionResult], k: int) -> RetrievalScores | None:
@@ -231,9 +314,12 @@ __all__ = [
     "APPROACHES",
     "ApproachResult",
     "AxisVerdict",
+    "CompareSetup",
     "ComparisonResults",
     "CostStats",
     "LatencyStats",
+    "QUALITY_MEASURES",
+    "QualityDifference",
     "QualityScores",
     "QuestionResult",
     "Recommendation",
@@ -241,6 +327,7 @@ __all__ = [
     "UpdateStats",
     "latency_stats",
     "mean",
+    "per_question",
     "percentile",
     "quality_scores",
     "retrieval_scores",

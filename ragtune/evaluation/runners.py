@@ -161,7 +161,6 @@ def chain_answerers(
     The chain's models come from the workspace's registry: ``base``, and ``finetuned`` (the registry
     name) for the fine-tuned and hybrid routes.
     """
-    from ragtune.agents.toolkit import invoke_chain
     from ragtune.chains import ChainModel, RagChain
     from ragtune.llm.registry import ModelRegistry
     from ragtune.retrievers.search import SearchOptions
@@ -176,7 +175,7 @@ def chain_answerers(
     chain = RagChain(base=base, finetuned=tuned, retriever=searcher.search, embedder=workspace.embedder)
 
     def route(name: str) -> AnswerFn:
-        return lambda question: invoke_chain(chain, question, name)
+        return lambda question: chain.invoke({"question": question, "route": name})
 
     return {name: route(name) for name in ("rag", "finetuned", "hybrid")}
 
