@@ -31,6 +31,10 @@ VECTOR_NAME = "default"
 """Name of the self-provided vector in the chunk collection."""
 DEFAULT_TENANT = "default"
 """The Weaviate tenant that ``tenant=None`` reads and writes."""
+FINGERPRINT_TENANT = "ragtune-fingerprint"
+"""Reserved tenant of the docs collection holding the embedding fingerprint (never listed as a tenant)."""
+FINGERPRINT_ID = "ragtune-fingerprint"
+
 TENANT_NAME = re.compile(r"^[A-Za-z0-9\-_]{1,64}$")
 
 META_PREFIX = "meta_"
