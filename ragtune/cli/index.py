@@ -46,7 +46,7 @@ def ingest(
     ] = False,
     lock_timeout: Annotated[
         float | None,
-        typer.Option("--lock-timeout", min=0.0, help="Seconds to wait for another writer of the store (default: forever)."),
+        typer.Option("--lock-timeout", min=0.0, help="Seconds to wait for another writer (default: wait)."),
     ] = None,
     json_out: JsonFlag = False,
     *,
