@@ -135,7 +135,8 @@ def _damage(store: Path) -> dict[str, str]:
     rid, data = first_chunk(hit["stale"])
     old = json.loads(data)
     old["id"] = old["id"] + "-old-version"
-    row = conn.execute("SELECT tenant_id, doc_id, content_hash, terms, fields FROM chunks WHERE rid = ?", (rid,)).fetchone()
+    columns = "tenant_id, doc_id, content_hash, terms, fields"
+    row = conn.execute(f"SELECT {columns} FROM chunks WHERE rid = ?", (rid,)).fetchone()
     cur = conn.execute(
         "INSERT INTO chunks (tenant_id, chunk_id, doc_id, content_hash, terms, fields, data) VALUES (?,?,?,?,?,?,?)",
         (row[0], old["id"], row[1], row[2], row[3], row[4], json.dumps(old)),
