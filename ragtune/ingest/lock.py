@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import IO, TYPE_CHECKING
 
-from ragtune.config import Backend
+from ragtune.config import Backend, Settings
 from ragtune.errors import IndexBackendError
 
 if TYPE_CHECKING:
@@ -35,9 +35,9 @@ class StoreLockTimeout(IndexBackendError):
     """Another writer held the store's lock for longer than the caller would wait."""
 
 
-def lock_path(workspace: Workspace) -> Path:
-    """Where the write lock of a workspace's index lives."""
-    settings = workspace.settings
+def lock_path(workspace: Workspace | Settings) -> Path:
+    """Where the write lock of a workspace's (or settings') index lives."""
+    settings = workspace if isinstance(workspace, Settings) else workspace.settings
     if settings.backend is Backend.WEAVIATE:
         return Path(settings.store) / f"write-{settings.collection}.lock"
     return Path(settings.store) / "write.lock"
@@ -90,7 +90,9 @@ def _holder(path: Path) -> str:
     return text or "unknown pid"
 
 
-def write_lock(workspace: Workspace, *, timeout: float | None = None) -> contextlib.AbstractContextManager[None]:
+def write_lock(
+    workspace: Workspace | Settings, *, timeout: float | None = None
+) -> contextlib.AbstractContextManager[None]:
     """The store-wide write lock for ingest, ``doctor --repair`` and ``migrate``."""
     return file_lock(lock_path(workspace), timeout=timeout)
 

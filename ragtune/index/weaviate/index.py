@@ -185,8 +185,16 @@ class WeaviateIndex(Index):
                 "pick another --collection."
             )
             raise ConfigError(msg)
+        types = layout.schema_types(config.properties)
+        missing = [p for p in layout.REQUIRED_CHUNK_PROPERTIES if p not in types]
+        if missing:
+            msg = (
+                f"Weaviate collection {self.collection!r} exists but was not created by ragtune: it lacks the "
+                f"properties {missing}. Pick another --collection; ragtune leaves this one untouched."
+            )
+            raise ConfigError(msg)
         with self._lock:
-            self._types = layout.schema_types(config.properties)
+            self._types = types
 
     def _read_config(self) -> CollectionConfig:
         config = self._client.collections.use(self.collection).config
@@ -453,10 +461,10 @@ class WeaviateIndex(Index):
         if not self._has_tenant(self.collection, name):
             return
         collection = self._client.collections.use(self.collection).with_tenant(name)
-        iterator = collection.iterator(include_vector=True, return_properties=["chunk_json"])
+        iterator = collection.iterator(include_vector=True, return_properties=["chunk_json", "text", "search_text"])
         for obj in iterator:
             raw = obj.vector.get(layout.VECTOR_NAME) if isinstance(obj.vector, dict) else obj.vector
-            yield layout.chunk_from_properties(obj.properties), np.asarray(raw or [], dtype=np.float32)
+            yield layout.chunk_as_stored(obj.properties), np.asarray(raw or [], dtype=np.float32)
 
     def _documents(self, tenant: str | None) -> dict[str, DocumentState]:
         name = self._tenant(tenant)
