@@ -84,6 +84,7 @@ def _copy_tenant(
     ready: list[tuple[DocumentState, list[Chunk], np.ndarray]] = []
     ready_chunks = 0
     written: set[str] = set()
+    refused_docs: set[str] = set()
 
     def flush() -> None:
         nonlocal ready, ready_chunks
@@ -97,6 +98,7 @@ def _copy_tenant(
                     refused.setdefault(owner.get(chunk_id, chunk_id), message)
             for state, chunks, _ in ready:
                 if state.doc_id in refused:
+                    refused_docs.add(state.doc_id)
                     report.errors.append(
                         f"tenant {tenant or 'default'}: document {state.doc_id!r} was refused by the target: "
                         f"{refused[state.doc_id]}; run migrate again to retry it"
@@ -130,7 +132,7 @@ def _copy_tenant(
                 flush()
     flush()
     for doc_id, state in todo.items():
-        if doc_id not in written and not any(doc_id in e for e in report.errors):
+        if doc_id not in written and doc_id not in refused_docs:
             have = len(gathered.get(doc_id, {}))
             report.errors.append(
                 f"tenant {tenant or 'default'}: document {doc_id!r} has {have} of its {len(state.chunk_ids)} chunks "
