@@ -334,3 +334,61 @@ def test_migrate_survives_a_weaviate_that_refuses_writes_and_resumes(weaviate_se
             assert second.errors == [] and second.copied_documents == 1 and second.skipped_documents == 59
             assert check_index(target).ok
         assert source.stats().chunks == 300  # nothing lost on the source
+
+
+def test_cli_migrate_both_ways_prints_flags_and_refuses_a_non_store(weaviate_server: Any, tmp_path: Path) -> None:
+    import json
+
+    from typer.testing import CliRunner
+
+    from ragtune.cli.main import app
+
+    with EmbeddedIndex(tmp_path / "src") as source:
+        fill(source, docs_per_tenant=10, chunks_per_doc=4)
+        stats = source.stats()
+    server = ["--weaviate-url", weaviate_server.url, "--weaviate-grpc-port", str(weaviate_server.grpc_port)]
+
+    def run(*args: str) -> tuple[int, dict[str, Any]]:
+        result = CliRunner().invoke(app, ["migrate", *args, *server, "--json"], terminal_width=300)
+        return result.exit_code, json.loads(result.stdout) if result.stdout.strip() else {"stderr": result.stderr}
+
+    code, out = run("--to", "weaviate", "--store", str(tmp_path / "src"), "--collection", "CliCopy")
+    assert code == 0, out
+    assert out["ok"] and out["copied_chunks"] == 120 and out["verified"]["ok"] and out["tenants"] == 3
+    assert "--backend weaviate" in out["flags"] and "--collection CliCopy" in out["flags"]
+    code, out = run("--to", "embedded", "--store", str(tmp_path / "back"), "--collection", "CliCopy")
+    assert code == 0, out
+    assert "--backend embedded" in out["flags"]
+    with EmbeddedIndex(tmp_path / "back") as back:
+        assert back.stats() == stats
+    (tmp_path / "plain").mkdir()
+    code, out = run("--to", "weaviate", "--store", str(tmp_path / "plain"), "--collection", "Nothing")
+    assert code == 2 and "not a ragtune store" in " ".join(out["stderr"].split())
+
+
+def test_two_concurrent_ingests_wait_for_each_other(weaviate_server: Any, tmp_path: Path, corpus: Path) -> None:
+    """Two writers of one collection: the second waits, so it finds everything written by the first."""
+    import threading
+
+    for i in range(30):
+        (corpus / f"extra-{i}.md").write_text(f"# Extra {i}\n\n" + f"Page {i} talks about subject {i}. " * 50)
+    settings = weaviate_settings(weaviate_server, tmp_path / "store")
+    reports: list[Any] = []
+    errors: list[BaseException] = []
+
+    def ingest() -> None:
+        try:
+            with Workspace(settings, embedder=FakeEmbedder(DIM)) as ws:
+                reports.append(sync_paths(ws, [corpus]))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ingest) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted((r.added, r.unchanged) for r in reports) == [(0, 35), (35, 0)]
+    with Workspace(settings, embedder=FakeEmbedder(DIM)) as ws:
+        assert check_index(ws.index).ok and ws.index.stats().documents == 35

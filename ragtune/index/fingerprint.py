@@ -15,6 +15,7 @@ store or collection sees it. Two checks guard against mixing vector spaces:
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -22,6 +23,7 @@ from pydantic import BaseModel, ConfigDict
 
 from ragtune.embeddings.base import Embedder
 from ragtune.errors import ConfigError
+from ragtune.index.base import run_in_thread
 
 if TYPE_CHECKING:
     from ragtune.index.base import Index
@@ -116,18 +118,45 @@ class FingerprintGuard:
 
 
 class VerifiedEmbedder(Embedder):
-    """An embedder that runs :meth:`FingerprintGuard.verify` before its first embedding."""
+    """An embedder that runs :meth:`FingerprintGuard.verify` before its first embedding.
 
-    def __init__(self, inner: Embedder, guard: FingerprintGuard | Any) -> None:
+    ``guard`` may be a callable returning the guard, so the index opens only when the
+    first text is embedded. Every public method delegates to the wrapped embedder.
+    """
+
+    def __init__(self, inner: Embedder, guard: FingerprintGuard | Callable[[], FingerprintGuard]) -> None:
         self.inner = inner
         self.guard = guard
         self.model_id = inner.model_id
         self.dim = inner.dim
         self.max_tokens = inner.max_tokens
 
-    def _embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
-        guard = self.guard() if callable(self.guard) else self.guard
+    def _verify(self) -> None:
+        guard = self.guard if isinstance(self.guard, FingerprintGuard) else self.guard()
         guard.verify(self.inner)
+
+    def embed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        self._verify()
+        return self.inner.embed_documents(texts)
+
+    def embed_query(self, text: str) -> np.ndarray:
+        self._verify()
+        return self.inner.embed_query(text)
+
+    def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
+        self._verify()
+        return self.inner.embed_queries(texts)
+
+    async def aembed_query(self, text: str) -> np.ndarray:
+        await run_in_thread(self._verify)
+        return await self.inner.aembed_query(text)
+
+    async def aembed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        await run_in_thread(self._verify)
+        return await self.inner.aembed_documents(texts)
+
+    def _embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:
+        self._verify()
         return self.inner._embed(texts, is_query=is_query)
 
     def count_tokens(self, text: str) -> int:
