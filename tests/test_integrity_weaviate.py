@@ -392,3 +392,75 @@ def test_two_concurrent_ingests_wait_for_each_other(weaviate_server: Any, tmp_pa
     assert sorted((r.added, r.unchanged) for r in reports) == [(0, 35), (35, 0)]
     with Workspace(settings, embedder=FakeEmbedder(DIM)) as ws:
         assert check_index(ws.index).ok and ws.index.stats().documents == 35
+
+
+_KILLED_INGEST = """
+import os, signal, sys
+from pathlib import Path
+from ragtune.config import Settings
+from ragtune.index.embedded.store import SqliteStore
+from ragtune.index.weaviate import WeaviateIndex
+from ragtune.ingest import sync_paths
+from ragtune.testing.embeddings import FakeEmbedder
+from ragtune.workspace import Workspace
+
+at, settings_json, corpus = int(sys.argv[1]), sys.argv[2], sys.argv[3]
+settings = Settings.model_validate_json(settings_json)
+points = [(WeaviateIndex, "_insert"), (WeaviateIndex, "_delete_where")]
+if settings.backend.value == "embedded":
+    points = [(SqliteStore, "put_document"), (SqliteStore, "_delete_rows"), (SqliteStore, "term_ids")]
+calls = [0]
+for owner, name in points:
+    original = getattr(owner, name)
+    def wrapper(*args, _original=original, **kwargs):
+        calls[0] += 1
+        if calls[0] == at:
+            os.kill(os.getpid(), signal.SIGKILL)
+        return _original(*args, **kwargs)
+    setattr(owner, name, wrapper)
+with Workspace(settings, embedder=FakeEmbedder(16)) as ws:
+    sync_paths(ws, [corpus])
+"""
+
+
+@pytest.mark.parametrize("backend", ["weaviate", "embedded"])
+def test_a_process_killed_mid_update_leaves_documents_whole(
+    backend: str, weaviate_server: Any, tmp_path: Path, corpus: Path
+) -> None:
+    """SIGKILL (no cleanup, no rollback code) at several write calls of a real ingest process."""
+    import os
+    import signal
+    import subprocess
+    import sys
+
+    store = tmp_path / "store"
+    settings = weaviate_settings(weaviate_server, store) if backend == "weaviate" else Settings(store=store)
+    old_text = {p: p.read_text() for p in sorted(corpus.iterdir())}
+    new_text = {p: t.replace("the ", "THE ") + "\n\nA new closing paragraph.\n" for p, t in old_text.items()}
+    for path, text in new_text.items():
+        path.write_text(text)
+    with Workspace(settings, embedder=FakeEmbedder(DIM)) as ws:
+        sync_paths(ws, [corpus])
+        after = ws.index.documents()
+    env = {**os.environ, "PYTHONPATH": str(Path(__file__).resolve().parents[1])}
+    for at in (1, 4, 9):
+        for path, text in old_text.items():
+            path.write_text(text)
+        with Workspace(settings, embedder=FakeEmbedder(DIM)) as ws:
+            sync_paths(ws, [corpus])
+            before = ws.index.documents()
+        for path, text in new_text.items():
+            path.write_text(text)
+        proc = subprocess.run(
+            [sys.executable, "-c", _KILLED_INGEST, str(at), settings.model_dump_json(), str(corpus)],
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
+        assert proc.returncode == -signal.SIGKILL, proc.stderr
+        with Workspace(settings, embedder=FakeEmbedder(DIM)) as ws:
+            _whole(ws.index, before, after)
+            sync_paths(ws, [corpus])
+            assert ws.index.documents() == after
+            assert check_index(ws.index).ok

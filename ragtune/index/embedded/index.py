@@ -189,10 +189,14 @@ class EmbeddedIndex(Index):
 
     def _export_chunks(self, tenant: str | None) -> Iterator[tuple[Chunk, np.ndarray]]:
         name = self._tenant(tenant)
-        with self._session("export chunks") as store:
-            batches = list(store.iter_chunks(name))
-        for batch in batches:
-            for chunk, blob in batch:
+        after = -1
+        while True:  # page by rowid, releasing the lock between pages so writers are not held up
+            with self._session("export chunks") as store:
+                page = store.chunk_page(name, after)
+            if not page:
+                return
+            after = page[-1][0]
+            for _, chunk, blob in page:
                 yield chunk, np.frombuffer(blob, dtype="<f4").astype(np.float32)
 
     def _documents(self, tenant: str | None) -> dict[str, DocumentState]:

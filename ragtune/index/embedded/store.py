@@ -370,22 +370,17 @@ class SqliteStore:
         return str(stored)
 
     # -- reads ------------------------------------------------------------------
-    def iter_chunks(self, tenant: str, batch: int = 1000) -> Iterator[list[tuple[Chunk, bytes]]]:
-        """A tenant's chunks with their raw vector bytes (empty when missing), in rowid batches."""
+    def chunk_page(self, tenant: str, after: int, size: int = 1000) -> list[tuple[int, Chunk, bytes]]:
+        """Up to ``size`` chunks of a tenant after rowid ``after``: (rowid, chunk, vector bytes or b"")."""
         tid = self.tenant_id(tenant)
         if tid is None:
-            return
-        last = -1
-        while True:
-            rows = self.conn.execute(
-                "SELECT c.rid, c.data, v.vec FROM chunks c LEFT JOIN vectors v ON v.rid = c.rid"
-                " WHERE c.tenant_id = ? AND c.rid > ? ORDER BY c.rid LIMIT ?",
-                (tid, last, batch),
-            ).fetchall()
-            if not rows:
-                return
-            last = int(rows[-1][0])
-            yield [(Chunk.model_validate_json(data), bytes(vec or b"")) for _, data, vec in rows]
+            return []
+        rows = self.conn.execute(
+            "SELECT c.rid, c.data, v.vec FROM chunks c LEFT JOIN vectors v ON v.rid = c.rid"
+            " WHERE c.tenant_id = ? AND c.rid > ? ORDER BY c.rid LIMIT ?",
+            (tid, after, size),
+        ).fetchall()
+        return [(int(rid), Chunk.model_validate_json(data), bytes(vec or b"")) for rid, data, vec in rows]
 
     def load_vectors(self, tenant_id: int) -> tuple[np.ndarray, np.ndarray]:
         """Rowids and the ``(n, dim)`` float32 matrix of a tenant, in rowid order."""
