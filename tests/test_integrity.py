@@ -266,3 +266,28 @@ def test_two_concurrent_ingests_do_not_interleave(store: Path, corpus: Path) -> 
     first.join()
     assert order == ["first done", "second started"]
     assert messages and "waiting for another writer" in messages[0]
+
+
+def test_repair_of_records_loaded_with_other_options_touches_nothing_else(tmp_path: Path) -> None:
+    """A JSONL ingested with --id-field: repair (default options) cannot find the id, says so, adds nothing."""
+    from ragtune.loaders import LoadOptions
+
+    data = tmp_path / "records.jsonl"
+    data.write_text(
+        "".join(json.dumps({"key": f"rec-{i}", "text": f"Record {i} is about topic {i}."}) + "\n" for i in range(4))
+    )
+    store = tmp_path / "store"
+    with open_ws(store) as ws:
+        sync_paths(ws, [data], load_options=LoadOptions(id_field="key"))
+        states = ws.index.documents()
+    assert sorted(states) == ["rec-0", "rec-1", "rec-2", "rec-3"]
+    conn = sqlite3.connect(store / "index.sqlite")
+    conn.execute("DELETE FROM chunks WHERE doc_id = 'rec-2'")
+    conn.commit()
+    conn.close()
+    with open_ws(store) as ws:
+        findings = check_index(ws.index)
+        assert findings.problems == {"missing_chunks": 1}
+        _, left = repair(ws, findings)
+        assert [e["doc_id"] for e in left] == ["rec-2"] and "no longer yields" in left[0]["reason"]
+        assert sorted(ws.index.documents()) == sorted(states)

@@ -187,12 +187,18 @@ def _resync(workspace: Workspace, found: TenantFindings, doc_ids: set[str]) -> d
         tenant=found.tenant,
         delete_missing=False,
         force=frozenset(doc_ids),
+        only=frozenset(doc_ids),
     )
     result = syncer.run(sorted(by_source))
     for source, ids in by_source.items():
-        reasons = [e.reason for e in result.errors if e.path == source]
-        for doc_id in ids if reasons else ():
-            gone[doc_id] = f"re-syncing {source} failed: {'; '.join(reasons)}"
+        reasons = "; ".join(e.reason for e in result.errors if e.path == source)
+        for doc_id in sorted(ids - syncer.written):
+            gone[doc_id] = (
+                f"re-syncing {source} failed: {reasons}"
+                if reasons
+                else f"loading {source} no longer yields this document (ingested with other --text-field/--id-field? "
+                "re-ingest it with those options)"
+            )
     return gone
 
 

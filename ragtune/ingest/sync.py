@@ -65,10 +65,11 @@ class _Producer(threading.Thread):
         existing: dict[str, DocumentState],
         out: queue.Queue[object],
         force: frozenset[str] = frozenset(),
+        only: frozenset[str] | None = None,
     ) -> None:
         super().__init__(daemon=True, name="ragtune-ingest-loader")
         self.paths, self.options, self.chunker, self.existing, self.out = paths, options, chunker, existing, out
-        self.force = force
+        self.force, self.only = force, only
         self.error: BaseException | None = None
         self.stop_flag = threading.Event()
 
@@ -79,6 +80,8 @@ class _Producer(threading.Thread):
                     return
                 if isinstance(item, LoadFailure):
                     self.out.put(item)
+                    continue
+                if self.only is not None and item.id not in self.only:
                     continue
                 old = self.existing.get(item.id)
                 if old is not None and old.doc_hash == item.content_hash and item.id not in self.force:
@@ -105,9 +108,12 @@ class Syncer:
         progress: ProgressCallback | None = None,
         delete_missing: bool = True,
         force: frozenset[str] = frozenset(),
+        only: frozenset[str] | None = None,
     ) -> None:
-        """``force``: document ids rewritten even when their hash is unchanged (``doctor --repair``)."""
-        self.force = force
+        """``force``: ids rewritten even when unchanged; ``only``: ids to touch, the rest ignored (repair)."""
+        self.force, self.only = force, only
+        self.written: set[str] = set()
+        """Ids of the documents this run wrote (for ``doctor --repair``)."""
         self.index = index
         self.embedder = embedder
         self.chunker = chunker
@@ -143,7 +149,7 @@ class Syncer:
         failed_sources: set[str],
     ) -> Iterator[list[_Pending]]:
         out: queue.Queue[object] = queue.Queue(maxsize=4096)
-        producer = _Producer(paths, self.load_options, self.chunker, existing, out, self.force)
+        producer = _Producer(paths, self.load_options, self.chunker, existing, out, self.force, self.only)
         producer.start()
         batch: list[_Pending] = []
         batch_chunks = 0
@@ -225,6 +231,7 @@ class Syncer:
         except BatchWriteError as exc:  # the document keeps its old version; the next sync retries it
             result.errors.append(IngestError(path=document.source, reason=f"document {document.id!r}: {exc}"))
             return
+        self.written.add(document.id)
         new_ids = set(state.chunk_ids)
         old_ids = set(old.chunk_ids) if old else set()
         result.chunks_added += len(new_ids - old_ids)
