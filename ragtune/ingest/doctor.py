@@ -157,7 +157,6 @@ def repair(
             for kind, per_doc in found.resync.items():
                 repaired[kind] += sum(n for d, n in per_doc.items() if d not in gone)
             for doc_id, reason in sorted(gone.items()):
-                repaired[SOURCE_GONE] += 0
                 left.append({"kind": SOURCE_GONE, "tenant": found.tenant, "doc_id": doc_id, "reason": reason})
     return repaired, left
 
