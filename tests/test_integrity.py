@@ -243,9 +243,7 @@ def test_second_writer_waits_then_times_out_with_a_clear_error(store: Path, corp
         assert sync_paths(ws, [corpus], lock_timeout=0.2).unchanged == 5
 
 
-def test_two_concurrent_ingests_do_not_interleave(store: Path, corpus: Path) -> None:
-    for i in range(6):
-        (corpus / f"extra-{i}.md").write_text(f"# Extra {i}\n\nPage number {i} about topic {i}.\n")
+def test_a_waiting_writer_says_so_and_runs_after_the_holder(store: Path) -> None:
     messages: list[str] = []
     order: list[str] = []
     with open_ws(store) as ws:
@@ -291,3 +289,28 @@ def test_repair_of_records_loaded_with_other_options_touches_nothing_else(tmp_pa
         _, left = repair(ws, findings)
         assert [e["doc_id"] for e in left] == ["rec-2"] and "no longer yields" in left[0]["reason"]
         assert sorted(ws.index.documents()) == sorted(states)
+
+
+def test_two_concurrent_ingests_into_one_store_run_one_after_the_other(tmp_path: Path, corpus: Path) -> None:
+    for i in range(20):
+        (corpus / f"extra-{i}.md").write_text(f"# Extra {i}\n\n" + f"Page {i} is about subject {i}. " * 40)
+    store = tmp_path / "together"
+    reports: list[Any] = []
+    errors: list[BaseException] = []
+
+    def ingest() -> None:
+        try:
+            with open_ws(store) as ws:
+                reports.append(sync_paths(ws, [corpus]))
+        except BaseException as exc:  # surfaced below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=ingest) for _ in range(2)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert errors == []
+    assert sorted((r.added, r.unchanged) for r in reports) == [(0, 25), (25, 0)]
+    with open_ws(store) as ws:
+        assert check_index(ws.index).ok and ws.index.stats().documents == 25
