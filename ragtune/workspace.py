@@ -13,7 +13,7 @@ import json
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ragtune.config import Settings
 from ragtune.embeddings.base import Embedder
@@ -21,6 +21,9 @@ from ragtune.embeddings.cache import CachedEmbedder, EmbeddingCache
 from ragtune.errors import ConfigError
 from ragtune.index.base import Index
 from ragtune.retrievers.search import Searcher, SearchOptions
+
+if TYPE_CHECKING:
+    from ragtune.index.fingerprint import FingerprintGuard
 
 MANIFEST_NAME = "store.json"
 CACHE_NAME = "embeddings.sqlite"
@@ -34,7 +37,7 @@ class Workspace:
         self.settings = settings
         self.store = Path(settings.store)
         if embedder is not None:
-            self.__dict__["embedder"] = embedder
+            self.__dict__["embedder"] = self._verified(embedder)
         if index is not None:
             self.__dict__["index"] = index
 
@@ -46,7 +49,20 @@ class Workspace:
     def embedder(self) -> Embedder:
         from ragtune.embeddings.factory import make_embedder
 
-        return make_embedder(self.settings)
+        return self._verified(make_embedder(self.settings))
+
+    def _verified(self, embedder: Embedder) -> Embedder:
+        """Integrity hook: the first embedding checks the index's canary vectors (ragtune.index.fingerprint)."""
+        from ragtune.index.fingerprint import VerifiedEmbedder
+
+        return VerifiedEmbedder(embedder, lambda: self.fingerprint_guard)
+
+    @cached_property
+    def fingerprint_guard(self) -> FingerprintGuard:
+        """Integrity hook: refuses an index built with another model id or dimension (no model loaded)."""
+        from ragtune.index.fingerprint import FingerprintGuard
+
+        return FingerprintGuard(self.index, self.embedder.model_id, self.embedder.dim)
 
     @cached_property
     def cache(self) -> EmbeddingCache:
@@ -61,7 +77,14 @@ class Workspace:
         from ragtune.index.factory import open_index
 
         self._check_manifest()
-        return open_index(self.settings, dim=self.embedder.dim)
+        index = self.__dict__["index"] = open_index(self.settings, dim=self.embedder.dim)
+        try:
+            self.fingerprint_guard  # noqa: B018 - integrity hook: the cheap fingerprint check at open
+        except BaseException:
+            del self.__dict__["index"]
+            index.close()
+            raise
+        return index
 
     @property
     def registry_path(self) -> Path:

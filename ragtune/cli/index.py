@@ -44,6 +44,10 @@ def ingest(
     no_delete: Annotated[
         bool, typer.Option("--no-delete", help="Keep documents that the paths no longer contain.")
     ] = False,
+    lock_timeout: Annotated[
+        float | None,
+        typer.Option("--lock-timeout", min=0.0, help="Seconds to wait for another writer (default: wait)."),
+    ] = None,
     json_out: JsonFlag = False,
     *,
     settings: Settings,
@@ -61,7 +65,15 @@ def ingest(
         exclude=exclude or [],
     )
     with Workspace(settings) as ws, progress_bar("ingest") as bar:
-        result = sync_paths(ws, paths, tenant=tenant, load_options=options, progress=bar, delete_missing=not no_delete)
+        result = sync_paths(
+            ws,
+            paths,
+            tenant=tenant,
+            load_options=options,
+            progress=bar,
+            delete_missing=not no_delete,
+            lock_timeout=lock_timeout,
+        )
     if json_out:
         emit_json(result)
     else:

@@ -11,6 +11,7 @@ import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from types import TracebackType
+from typing import TYPE_CHECKING
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
@@ -18,6 +19,11 @@ from pydantic import BaseModel, ConfigDict, Field, model_validator
 from ragtune.errors import ConfigError
 from ragtune.filters import FilterExpr
 from ragtune.schema import Chunk, DocumentState, Fusion, Hit, IndexStats, SearchMode
+
+if TYPE_CHECKING:
+    from collections.abc import Iterator
+
+    from ragtune.index.fingerprint import Fingerprint
 
 DEFAULT_ALPHA = 0.4
 """Weight of the vector side in hybrid search (1 = vector only, 0 = BM25 only).
@@ -130,6 +136,53 @@ class Index(ABC):
     def tenants(self) -> list[str]:
         """Names of the tenants that hold data."""
         return self._tenants()
+
+    # -- integrity -----------------------------------------------------------
+    def fingerprint(self) -> Fingerprint | None:
+        """The embedding model that built this index (``None`` before the first is recorded)."""
+        return self._read_fingerprint()
+
+    def record_fingerprint(self, fingerprint: Fingerprint) -> Fingerprint:
+        """Store ``fingerprint`` unless one is stored already; returns the one the index now holds."""
+        return self._write_fingerprint(fingerprint)
+
+    def export_chunks(self, *, tenant: str | None = None) -> Iterator[tuple[Chunk, np.ndarray]]:
+        """Every chunk the index holds for the tenant with its stored vector, in batches' order.
+
+        What ``doctor`` checks and ``migrate`` copies: the raw content, whatever the document records say.
+        """
+        return self._export_chunks(tenant)
+
+    def delete_chunks(self, chunk_ids: Sequence[str], *, tenant: str | None = None) -> int:
+        """Delete chunks by id (orphans, leftovers of an old version); returns how many were deleted."""
+        if not chunk_ids:
+            return 0
+        return self._delete_chunks(list(chunk_ids), tenant)
+
+    def put_documents(
+        self, items: Sequence[tuple[DocumentState, Sequence[Chunk], np.ndarray]], *, tenant: str | None = None
+    ) -> None:
+        """Write many documents whose vectors are known (``migrate``); each as ``replace_document`` would.
+
+        Backends may batch across documents; every document's state is still recorded only after
+        all of its chunks were written.
+        """
+        for state, chunks, vectors in items:
+            self.replace_document(state, chunks, vectors, tenant=tenant)
+
+    def _read_fingerprint(self) -> Fingerprint | None:
+        return None
+
+    def _write_fingerprint(self, fingerprint: Fingerprint) -> Fingerprint:
+        return fingerprint
+
+    def _export_chunks(self, tenant: str | None) -> Iterator[tuple[Chunk, np.ndarray]]:
+        msg = f"the {self.name} index cannot list its raw chunks"
+        raise NotImplementedError(msg)
+
+    def _delete_chunks(self, chunk_ids: list[str], tenant: str | None) -> int:
+        msg = f"the {self.name} index cannot delete chunks by id"
+        raise NotImplementedError(msg)
 
     # -- lifecycle ---------------------------------------------------------
     def close(self) -> None:

@@ -28,7 +28,9 @@ import numpy as np
 
 from ragtune.chunking import Chunker, ChunkingOptions
 from ragtune.embeddings.cache import CachedEmbedder
+from ragtune.errors import BatchWriteError
 from ragtune.index.base import Index
+from ragtune.ingest.lock import write_lock
 from ragtune.ingest.report import IngestError, IngestReport
 from ragtune.loaders import LoadFailure, LoadOptions, iter_documents, source_in_scope, source_scope
 from ragtune.progress import ProgressCallback, report
@@ -62,9 +64,12 @@ class _Producer(threading.Thread):
         chunker: Chunker,
         existing: dict[str, DocumentState],
         out: queue.Queue[object],
+        force: frozenset[str] = frozenset(),
+        only: frozenset[str] | None = None,
     ) -> None:
         super().__init__(daemon=True, name="ragtune-ingest-loader")
         self.paths, self.options, self.chunker, self.existing, self.out = paths, options, chunker, existing, out
+        self.force, self.only = force, only
         self.error: BaseException | None = None
         self.stop_flag = threading.Event()
 
@@ -76,8 +81,10 @@ class _Producer(threading.Thread):
                 if isinstance(item, LoadFailure):
                     self.out.put(item)
                     continue
+                if self.only is not None and item.id not in self.only:
+                    continue
                 old = self.existing.get(item.id)
-                if old is not None and old.doc_hash == item.content_hash:
+                if old is not None and old.doc_hash == item.content_hash and item.id not in self.force:
                     self.out.put(("unchanged", item))
                     continue
                 self.out.put(_Pending(item, self.chunker.split(item)))
@@ -100,7 +107,13 @@ class Syncer:
         load_options: LoadOptions | None = None,
         progress: ProgressCallback | None = None,
         delete_missing: bool = True,
+        force: frozenset[str] = frozenset(),
+        only: frozenset[str] | None = None,
     ) -> None:
+        """``force``: ids rewritten even when unchanged; ``only``: ids to touch, the rest ignored (repair)."""
+        self.force, self.only = force, only
+        self.written: set[str] = set()
+        """Ids of the documents this run wrote (for ``doctor --repair``)."""
         self.index = index
         self.embedder = embedder
         self.chunker = chunker
@@ -136,7 +149,7 @@ class Syncer:
         failed_sources: set[str],
     ) -> Iterator[list[_Pending]]:
         out: queue.Queue[object] = queue.Queue(maxsize=4096)
-        producer = _Producer(paths, self.load_options, self.chunker, existing, out)
+        producer = _Producer(paths, self.load_options, self.chunker, existing, out, self.force, self.only)
         producer.start()
         batch: list[_Pending] = []
         batch_chunks = 0
@@ -213,7 +226,12 @@ class Syncer:
             doc_hash=document.content_hash,
             chunk_ids=tuple(c.id for c in pending.chunks),
         )
-        self.index.replace_document(state, pending.chunks, vectors, tenant=self.tenant)
+        try:
+            self.index.replace_document(state, pending.chunks, vectors, tenant=self.tenant)
+        except BatchWriteError as exc:  # the document keeps its old version; the next sync retries it
+            result.errors.append(IngestError(path=document.source, reason=f"document {document.id!r}: {exc}"))
+            return
+        self.written.add(document.id)
         new_ids = set(state.chunk_ids)
         old_ids = set(old.chunk_ids) if old else set()
         result.chunks_added += len(new_ids - old_ids)
@@ -254,8 +272,13 @@ def sync_paths(
     chunking: ChunkingOptions | None = None,
     progress: ProgressCallback | None = None,
     delete_missing: bool = True,
+    lock_timeout: float | None = None,
+    force: frozenset[str] = frozenset(),
 ) -> IngestReport:
     """Ingest ``paths`` into a workspace's index incrementally and report the counts.
+
+    Holds the store's write lock (:mod:`ragtune.ingest.lock`) for the whole run, waiting up to
+    ``lock_timeout`` seconds (forever when ``None``) for another ingest into the same store.
 
     Example:
         >>> with Workspace.open(store="my-store") as ws:
@@ -273,8 +296,10 @@ def sync_paths(
         load_options=load_options,
         progress=progress,
         delete_missing=delete_missing,
+        force=force,
     )
-    return syncer.run(paths)
+    with write_lock(workspace, timeout=lock_timeout):
+        return syncer.run(paths)
 
 
 __all__ = ["Syncer", "sync_paths"]

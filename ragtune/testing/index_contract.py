@@ -556,6 +556,53 @@ class IndexContract:
         if index.has_native_async:
             assert type(index)._asearch is not Index._asearch, "has_native_async is set but _asearch is not overridden"
 
+    # -- integrity (doctor, migrate, fingerprint) ------------------------------------
+    def test_export_chunks_gives_every_chunk_with_its_vector(self, index: Index) -> None:
+        """``export_chunks`` lists each chunk of the tenant once, with the vector it was written with.
+
+        Troubleshooting: page through the whole tenant (a cursor, or rowid pages); return the
+        stored vector, not a recomputed one.
+        """
+        chunks = make_chunks("exported", [(f"text number {i}", {}) for i in range(7)])
+        put(index, "exported", chunks, tenant="exp")
+        put(index, "elsewhere", make_chunks("elsewhere", [("other tenant", {})]))
+        got = {c.id: v for c, v in index.export_chunks(tenant="exp")}
+        assert sorted(got) == sorted(c.id for c in chunks)
+        expected = EMBEDDER.embed_documents([c.text_for_embedding for c in chunks])
+        for chunk, row in zip(chunks, expected, strict=True):
+            assert np.allclose(got[chunk.id], row, atol=1e-5), chunk.id
+
+    def test_delete_chunks_leaves_records_and_other_chunks(self, index: Index) -> None:
+        """``delete_chunks`` removes exactly the named chunks; document records stay as they were."""
+        chunks = make_chunks("trimmed", [("keep this", {}), ("drop this", {}), ("keep that", {})])
+        put(index, "trimmed", chunks)
+        assert index.delete_chunks([chunks[1].id, "no-such-chunk"]) == 1
+        assert [c.id for c in index.get_chunks([c.id for c in chunks])] == [chunks[0].id, chunks[2].id]
+        assert index.documents()["trimmed"].chunk_ids == tuple(c.id for c in chunks)
+
+    def test_fingerprint_is_recorded_once(self, index: Index) -> None:
+        """The first fingerprint wins; later ones get the stored one back (see ``ragtune.index.fingerprint``)."""
+        from ragtune.index.fingerprint import Fingerprint
+
+        assert index.fingerprint() is None
+        first = Fingerprint.of(EMBEDDER)
+        assert index.record_fingerprint(first) == first
+        other = Fingerprint(model_id="other", dim=3)
+        assert index.record_fingerprint(other) == first
+        assert index.fingerprint() == first
+        assert index.tenants() == [] and index.stats().documents == 0
+
+    def test_put_documents_writes_each_document_whole(self, index: Index) -> None:
+        """``put_documents`` (used by migrate) is ``replace_document`` for many documents at once."""
+        items = []
+        for d in range(3):
+            chunks = make_chunks(f"bulk{d}", [(f"bulk text {d} {i}", {}) for i in range(4)])
+            state = DocumentState(doc_id=f"bulk{d}", source="s", doc_hash="h", chunk_ids=tuple(c.id for c in chunks))
+            items.append((state, chunks, EMBEDDER.embed_documents([c.text_for_embedding for c in chunks])))
+        index.put_documents(items, tenant="bulk")
+        assert sorted(index.documents(tenant="bulk")) == ["bulk0", "bulk1", "bulk2"]
+        assert index.stats(tenant="bulk").chunks == 12
+
     # -- the guard -------------------------------------------------------------------
     def test_no_overrides_DO_NOT_OVERRIDE(self) -> None:
         """Contract tests may only be overridden to mark them ``xfail`` with a reason.

@@ -27,8 +27,12 @@ from ragtune.index.embedded.bm25 import KeywordIndex
 from ragtune.index.embedded.filtering import FieldTable
 from ragtune.index.embedded.store import DEFAULT_TENANT, Changes, SqliteStore, wrap_sqlite_error
 from ragtune.index.embedded.vectors import VectorMatrix, as_unit
+from ragtune.index.fingerprint import Fingerprint
 from ragtune.index.fusion import fuse
 from ragtune.schema import Chunk, DocumentState, Hit, IndexStats, SearchMode
+
+FINGERPRINT_KEY = "fingerprint"
+"""``meta`` key of the embedding fingerprint (:mod:`ragtune.index.fingerprint`)."""
 
 
 class _Shard:
@@ -165,7 +169,36 @@ class EmbeddedIndex(Index):
             self._apply(changes)
         return 0 if changes is None else len(changes.removed)
 
+    def _delete_chunks(self, chunk_ids: list[str], tenant: str | None) -> int:
+        name = self._tenant(tenant)
+        with self._session("delete_chunks") as store:
+            changes = store.delete_chunks(chunk_ids, name)
+            self._apply(changes)
+        return 0 if changes is None else len(changes.removed)
+
+    def _write_fingerprint(self, fingerprint: Fingerprint) -> Fingerprint:
+        with self._session("record fingerprint") as store:
+            stored = store.put_meta_if_absent(FINGERPRINT_KEY, fingerprint.model_dump_json())
+        return Fingerprint.model_validate_json(stored)
+
     # -- reads ------------------------------------------------------------------
+    def _read_fingerprint(self) -> Fingerprint | None:
+        with self._session("read fingerprint") as store:
+            raw = store.read_meta(FINGERPRINT_KEY)
+        return None if raw is None else Fingerprint.model_validate_json(raw)
+
+    def _export_chunks(self, tenant: str | None) -> Iterator[tuple[Chunk, np.ndarray]]:
+        name = self._tenant(tenant)
+        after = -1
+        while True:  # page by rowid, releasing the lock between pages so writers are not held up
+            with self._session("export chunks") as store:
+                page = store.chunk_page(name, after)
+            if not page:
+                return
+            after = page[-1][0]
+            for _, chunk, blob in page:
+                yield chunk, np.frombuffer(blob, dtype="<f4").astype(np.float32)
+
     def _documents(self, tenant: str | None) -> dict[str, DocumentState]:
         name = self._tenant(tenant)
         with self._session("documents") as store:

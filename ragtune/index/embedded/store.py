@@ -339,7 +339,49 @@ class SqliteStore:
             self._delete_rows(tid, changes.removed)
         return changes
 
+    def delete_chunks(self, chunk_ids: list[str], tenant: str) -> Changes | None:
+        """Delete chunks by id in one transaction (document records untouched); ``None`` for an unknown tenant."""
+        tid = self.tenant_id(tenant)
+        if tid is None:
+            return None
+        changes = Changes(tid)
+        with self.transaction() as conn:
+            for start in range(0, len(chunk_ids), _BATCH):
+                batch = chunk_ids[start : start + _BATCH]
+                marks = ",".join("?" * len(batch))
+                changes.removed += [
+                    int(r)
+                    for (r,) in conn.execute(
+                        f"SELECT rid FROM chunks WHERE tenant_id = ? AND chunk_id IN ({marks})", (tid, *batch)
+                    )
+                ]
+            self._delete_rows(tid, changes.removed)
+        return changes
+
+    def read_meta(self, key: str) -> str | None:
+        row = self.conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return None if row is None else str(row[0])
+
+    def put_meta_if_absent(self, key: str, value: str) -> str:
+        """Store ``value`` under ``key`` unless another writer did first; returns what is stored."""
+        with self.transaction() as conn:
+            conn.execute("INSERT OR IGNORE INTO meta (key, value) VALUES (?, ?)", (key, value))
+            (stored,) = conn.execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        return str(stored)
+
     # -- reads ------------------------------------------------------------------
+    def chunk_page(self, tenant: str, after: int, size: int = 1000) -> list[tuple[int, Chunk, bytes]]:
+        """Up to ``size`` chunks of a tenant after rowid ``after``: (rowid, chunk, vector bytes or b"")."""
+        tid = self.tenant_id(tenant)
+        if tid is None:
+            return []
+        rows = self.conn.execute(
+            "SELECT c.rid, c.data, v.vec FROM chunks c LEFT JOIN vectors v ON v.rid = c.rid"
+            " WHERE c.tenant_id = ? AND c.rid > ? ORDER BY c.rid LIMIT ?",
+            (tid, after, size),
+        ).fetchall()
+        return [(int(rid), Chunk.model_validate_json(data), bytes(vec or b"")) for rid, data, vec in rows]
+
     def load_vectors(self, tenant_id: int) -> tuple[np.ndarray, np.ndarray]:
         """Rowids and the ``(n, dim)`` float32 matrix of a tenant, in rowid order."""
         rows = self.conn.execute("SELECT rid, vec FROM vectors WHERE tenant_id = ? ORDER BY rid", (tenant_id,))
@@ -349,6 +391,9 @@ class SqliteStore:
             rids.append(rid)
             blobs.append(vec)
         dim = self.current_dim() or 0
+        if any(len(b) != 4 * dim for b in blobs):  # a damaged row: search what is whole, doctor reports the rest
+            keep = [i for i, b in enumerate(blobs) if len(b) == 4 * dim]
+            rids, blobs = [rids[i] for i in keep], [blobs[i] for i in keep]
         matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(rids), dim).astype(np.float32, copy=False)
         return np.asarray(rids, dtype=np.int64), matrix
 

@@ -31,6 +31,13 @@ VECTOR_NAME = "default"
 """Name of the self-provided vector in the chunk collection."""
 DEFAULT_TENANT = "default"
 """The Weaviate tenant that ``tenant=None`` reads and writes."""
+FINGERPRINT_TENANT = "ragtune-fingerprint"
+"""Reserved tenant of the docs collection holding the embedding fingerprint (never listed as a tenant)."""
+FINGERPRINT_ID = "ragtune-fingerprint"
+
+REQUIRED_CHUNK_PROPERTIES = ("chunk_id", "doc_id", "generation", "chunk_json", "search_text")
+"""Properties every ragtune chunk collection has: a collection without them belongs to another tool."""
+
 TENANT_NAME = re.compile(r"^[A-Za-z0-9\-_]{1,64}$")
 
 META_PREFIX = "meta_"
@@ -197,6 +204,18 @@ def chunk_from_properties(props: Mapping[str, Any]) -> Chunk:
     return Chunk.model_validate_json(props["chunk_json"])
 
 
+def chunk_as_stored(props: Mapping[str, Any]) -> Chunk:
+    """The chunk with the text Weaviate actually serves and searches (an out-of-band edit shows up
+    as text that no longer matches the recorded ``content_hash``)."""
+    chunk = chunk_from_properties(props)
+    text, search_text = props.get("text"), props.get("search_text")
+    if isinstance(text, str) and text != chunk.text:
+        return chunk.model_copy(update={"text": text})
+    if isinstance(search_text, str) and search_text != chunk.text_for_embedding:
+        return chunk.model_copy(update={"text": search_text, "embed_text": None})
+    return chunk
+
+
 def state_to_properties(state: DocumentState) -> dict[str, Any]:
     return {
         "doc_id": state.doc_id,
@@ -226,6 +245,7 @@ __all__ = [
     "META_KINDS",
     "TENANT_NAME",
     "VECTOR_NAME",
+    "chunk_as_stored",
     "chunk_from_properties",
     "chunk_properties",
     "chunk_to_properties",

@@ -20,7 +20,7 @@ import asyncio
 import re
 import threading
 import uuid
-from collections.abc import Awaitable, Callable, Iterable
+from collections.abc import Awaitable, Callable, Iterable, Iterator, Sequence
 from dataclasses import replace
 from types import TracebackType
 from typing import Any, TypeVar
@@ -36,6 +36,7 @@ from weaviate.exceptions import UnexpectedStatusCodeError, WeaviateInsertManyAll
 from ragtune.errors import BatchWriteError, ConfigError, IndexBackendError, RagtuneError
 from ragtune.filters import FilterExpr
 from ragtune.index.base import Index, SearchRequest, run_in_thread
+from ragtune.index.fingerprint import Fingerprint
 from ragtune.index.weaviate import _schema as layout
 from ragtune.index.weaviate._async import BackgroundLoop
 from ragtune.index.weaviate._connect import Endpoint
@@ -184,8 +185,16 @@ class WeaviateIndex(Index):
                 "pick another --collection."
             )
             raise ConfigError(msg)
+        types = layout.schema_types(config.properties)
+        missing = [p for p in layout.REQUIRED_CHUNK_PROPERTIES if p not in types]
+        if missing:
+            msg = (
+                f"Weaviate collection {self.collection!r} exists but was not created by ragtune: it lacks the "
+                f"properties {missing}. Pick another --collection; ragtune leaves this one untouched."
+            )
+            raise ConfigError(msg)
         with self._lock:
-            self._types = layout.schema_types(config.properties)
+            self._types = types
 
     def _read_config(self) -> CollectionConfig:
         config = self._client.collections.use(self.collection).config
@@ -218,7 +227,8 @@ class WeaviateIndex(Index):
         return False
 
     def _all_tenants(self, collection: str) -> list[str]:
-        found = self._call("list tenants", self._client.collections.use(collection).tenants.get)
+        found = set(self._call("list tenants", self._client.collections.use(collection).tenants.get))
+        found.discard(layout.FINGERPRINT_TENANT)
         with self._lock:
             self._tenants_seen[collection].update(found)
         return sorted(found)
@@ -238,38 +248,91 @@ class WeaviateIndex(Index):
     def _replace_document(
         self, state: DocumentState, chunks: list[Chunk], vectors: np.ndarray, tenant: str | None
     ) -> None:
-        name = self._tenant(tenant)
-        if len(chunks):
-            self._check_dim(vectors.shape[1], f"document {state.doc_id!r}")
-        generation = uuid.uuid4().hex
-        objects: list[DataObject[Any, Any]] = [
-            DataObject(
-                properties=layout.chunk_to_properties(chunk, generation),
-                uuid=layout.chunk_uuid(chunk.id),
-                vector={layout.VECTOR_NAME: row.tolist()},
+        failed = self._write_documents([(state, chunks, vectors)], tenant)
+        if failed:
+            first_id, first_error = next(iter(failed.items()))
+            msg = (
+                f"{len(failed)} of {len(chunks)} chunks of document {state.doc_id!r} could not be written to "
+                f"Weaviate collection {self.collection!r}; {first_id}: {first_error}. The document stays recorded "
+                "in its old version and the next sync retries it."
             )
-            for chunk, row in zip(chunks, vectors, strict=True)
-        ]
-        self._ensure_meta_properties(chunks)
+            raise BatchWriteError(msg, failed=failed)
+
+    def put_documents(
+        self, items: Sequence[tuple[DocumentState, Sequence[Chunk], np.ndarray]], *, tenant: str | None = None
+    ) -> None:
+        """Write many documents in shared batches; documents with a refused chunk are not recorded."""
+        checked = []
+        for state, chunks, vectors in items:
+            if len(chunks) != len(vectors):
+                msg = f"{len(chunks)} chunks but {len(vectors)} vectors for document {state.doc_id!r}"
+                raise ConfigError(msg)
+            checked.append((state, list(chunks), np.asarray(vectors, dtype=np.float32)))
+        failed = self._write_documents(checked, tenant)
+        if failed:
+            first_id, first_error = next(iter(failed.items()))
+            msg = (
+                f"{len(failed)} chunks could not be written to Weaviate collection {self.collection!r}; "
+                f"{first_id}: {first_error}"
+            )
+            raise BatchWriteError(msg, failed=failed)
+
+    def _write_documents(
+        self, items: list[tuple[DocumentState, list[Chunk], np.ndarray]], tenant: str | None
+    ) -> dict[str, str]:
+        """New chunks first, then stale chunks of the written documents, then their states.
+
+        Returns the chunks Weaviate refused (id -> its message); a document with a refused chunk
+        keeps its old chunks and old state, so it stays whole and the next sync retries it.
+        """
+        name = self._tenant(tenant)
+        for state, chunks, vectors in items:
+            if len(chunks):
+                self._check_dim(vectors.shape[1], f"document {state.doc_id!r}")
+        generation = uuid.uuid4().hex
+        objects: list[DataObject[Any, Any]] = []
+        ids: list[str] = []
+        owner: dict[str, str] = {}
+        for state, chunks, vectors in items:
+            for chunk, row in zip(chunks, vectors, strict=True):
+                objects.append(
+                    DataObject(
+                        properties=layout.chunk_to_properties(chunk, generation),
+                        uuid=layout.chunk_uuid(chunk.id),
+                        vector={layout.VECTOR_NAME: row.tolist()},
+                    )
+                )
+                ids.append(chunk.id)
+                owner[chunk.id] = state.doc_id
+        self._ensure_meta_properties(c for _, chunks, _ in items for c in chunks)
         collection = self._client.collections.use(self.collection).with_tenant(name)
+        failed: dict[str, str] = {}
         for start in range(0, len(objects), self._batch_size):
-            batch = objects[start : start + self._batch_size]
-            self._insert(collection, batch, [c.id for c in chunks[start : start + self._batch_size]], name)
+            batch = slice(start, start + self._batch_size)
+            failed.update(self._insert(collection, objects[batch], ids[batch], name, raise_partial=False))
         if objects:
             with self._lock:
                 self._tenants_seen[self.collection].add(name)
-        if self._has_tenant(self.collection, name):
-            stale = Filter.by_property("doc_id").equal(state.doc_id) & Filter.by_property("generation").not_equal(
-                generation
-            )
-            self._delete_where(collection, stale, f"delete stale chunks of {state.doc_id!r}")
+        bad_docs = {owner[c] for c in failed}
+        done = [state for state, _, _ in items if state.doc_id not in bad_docs]
+        if done and self._has_tenant(self.collection, name):
+            for start in range(0, len(done), ID_BATCH):
+                doc_ids = [s.doc_id for s in done[start : start + ID_BATCH]]
+                stale = Filter.by_property("doc_id").contains_any(doc_ids) & Filter.by_property(
+                    "generation"
+                ).not_equal(generation)
+                self._delete_where(collection, stale, f"delete stale chunks of {len(doc_ids)} documents")
         docs = self._client.collections.use(self.docs_collection).with_tenant(name)
-        record: DataObject[Any, Any] = DataObject(
-            properties=layout.state_to_properties(state), uuid=layout.document_uuid(state.doc_id)
-        )
-        self._insert(docs, [record], [state.doc_id], name)
-        with self._lock:
-            self._tenants_seen[self.docs_collection].add(name)
+        records: list[DataObject[Any, Any]] = [
+            DataObject(properties=layout.state_to_properties(s), uuid=layout.document_uuid(s.doc_id)) for s in done
+        ]
+        for start in range(0, len(records), self._batch_size):
+            batch = slice(start, start + self._batch_size)
+            self._insert(docs, records[batch], [s.doc_id for s in done[batch]], name)
+        if records:
+            with self._lock:
+                self._tenants_seen[self.docs_collection].add(name)
+        return failed
 
     def _ensure_meta_properties(self, chunks: Iterable[Chunk]) -> None:
         """Add the ``meta_*`` properties these chunks need before writing them."""
@@ -292,22 +355,38 @@ class WeaviateIndex(Index):
                     raise
         self._refresh_types()
 
-    def _insert(self, collection: Any, objects: list[DataObject[Any, Any]], ids: list[str], tenant: str) -> None:
+    def _insert(
+        self,
+        collection: Any,
+        objects: list[DataObject[Any, Any]],
+        ids: list[str],
+        tenant: str,
+        *,
+        raise_partial: bool = True,
+    ) -> dict[str, str]:
+        """Batch-write ``objects``; per-object failures raise, or come back by id with ``raise_partial=False``."""
         where = f"Weaviate collection {collection.name!r} (tenant {tenant!r})"
 
         def insert() -> Any:
             try:
                 return collection.data.insert_many(objects)
             except WeaviateInsertManyAllFailedError as exc:
+                if not raise_partial:
+                    return {i: exc.message for i in ids}
                 msg = f"None of {len(objects)} objects could be written to {where}: {exc.message}"
                 raise BatchWriteError(msg, failed={i: exc.message for i in ids}) from exc
 
         result = self._call(f"write to {where}", insert)
+        if isinstance(result, dict):
+            return result
         if result.errors:
             failed = {ids[index]: error.message for index, error in result.errors.items()}
+            if not raise_partial:
+                return failed
             first_id, first_error = next(iter(failed.items()))
             msg = f"{len(failed)} of {len(objects)} objects could not be written to {where}; {first_id}: {first_error}"
             raise BatchWriteError(msg, failed=failed)
+        return {}
 
     def _delete_where(self, collection: Any, where: FilterReturn, action: str) -> int:
         """Delete every match, page by page (Weaviate caps one batch delete), returning the count."""
@@ -334,7 +413,59 @@ class WeaviateIndex(Index):
                 self._delete_where(docs, where, "delete document states")
         return deleted
 
+    def _delete_chunks(self, chunk_ids: list[str], tenant: str | None) -> int:
+        name = self._tenant(tenant)
+        if not self._has_tenant(self.collection, name):
+            return 0
+        collection = self._client.collections.use(self.collection).with_tenant(name)
+        deleted = 0
+        for start in range(0, len(chunk_ids), ID_BATCH):
+            where = Filter.by_property("chunk_id").contains_any(chunk_ids[start : start + ID_BATCH])
+            deleted += self._delete_where(collection, where, "delete chunks by id")
+        return deleted
+
+    def _write_fingerprint(self, fingerprint: Fingerprint) -> Fingerprint:
+        stored = self._read_fingerprint()
+        if stored is not None:
+            return stored
+        docs = self._client.collections.use(self.docs_collection).with_tenant(layout.FINGERPRINT_TENANT)
+        record: DataObject[Any, Any] = DataObject(
+            properties={
+                "doc_id": layout.FINGERPRINT_ID,
+                "source": fingerprint.model_dump_json(),
+                "doc_hash": "",
+                "chunk_ids": [],
+            },
+            uuid=layout.document_uuid(layout.FINGERPRINT_ID),
+        )
+        self._insert(docs, [record], [layout.FINGERPRINT_ID], layout.FINGERPRINT_TENANT)
+        return self._read_fingerprint() or fingerprint
+
     # -- reads ----------------------------------------------------------------------
+    def _read_fingerprint(self) -> Fingerprint | None:
+        if not self._has_tenant(self.docs_collection, layout.FINGERPRINT_TENANT):
+            return None
+        docs = self._client.collections.use(self.docs_collection).with_tenant(layout.FINGERPRINT_TENANT)
+        result = self._call(
+            "read the embedding fingerprint",
+            docs.query.fetch_objects,
+            filters=Filter.by_id().equal(layout.document_uuid(layout.FINGERPRINT_ID)),
+            limit=1,
+        )
+        if not result.objects:
+            return None
+        return Fingerprint.model_validate_json(str(result.objects[0].properties["source"]))
+
+    def _export_chunks(self, tenant: str | None) -> Iterator[tuple[Chunk, np.ndarray]]:
+        name = self._tenant(tenant)
+        if not self._has_tenant(self.collection, name):
+            return
+        collection = self._client.collections.use(self.collection).with_tenant(name)
+        iterator = collection.iterator(include_vector=True, return_properties=["chunk_json", "text", "search_text"])
+        for obj in iterator:
+            raw = obj.vector.get(layout.VECTOR_NAME) if isinstance(obj.vector, dict) else obj.vector
+            yield layout.chunk_as_stored(obj.properties), np.asarray(raw or [], dtype=np.float32)
+
     def _documents(self, tenant: str | None) -> dict[str, DocumentState]:
         name = self._tenant(tenant)
         if not self._has_tenant(self.docs_collection, name):

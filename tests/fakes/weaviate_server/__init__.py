@@ -161,6 +161,12 @@ class WeaviateTestServer:
         with self._lock:
             self._faults.append(_Fault(target, times, status, code))
 
+    def clear_faults(self) -> None:
+        """Drop pending ``fail_next`` faults and per-object failures: the server answers normally again."""
+        with self._lock:
+            self._faults.clear()
+            self.fail_uuids.clear()
+
     def take_fault(self, method: str) -> grpc.StatusCode | None:
         fault = self._take(lambda f: f.target == method)
         return fault.grpc_code if fault else None

@@ -281,6 +281,10 @@ class WeaviateServicer(weaviate_pb2_grpc.WeaviateServicer):
             ordered = sorted(shard.objects.values(), key=lambda o: uuid_lib.UUID(o.uuid))
             cursor = uuid_lib.UUID(req.after)
             results = [Scored(obj=o) for o in ordered if uuid_lib.UUID(o.uuid) > cursor]
+        elif not req.HasField("filters"):
+            # a plain listing walks the objects bucket, which Weaviate keys by uuid: the order the
+            # ``after`` cursor continues from
+            results = [Scored(obj=o) for o in sorted(shard.objects.values(), key=lambda o: uuid_lib.UUID(o.uuid))]
         else:
             results = [Scored(obj=o) for o in shard.objects.values() if allowed(o)]
         page = results[req.offset : req.offset + limit]
