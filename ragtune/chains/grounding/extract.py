@@ -29,9 +29,9 @@ class ExtractOptions(BaseModel):
     """Most sentences quoted."""
     max_chars: int = Field(default=400, ge=40)
     """Longest answer; a further sentence is quoted only when it fits (the first always is)."""
-    min_relevance: float = Field(default=0.4, ge=0.0, le=1.0)
+    min_relevance: float = Field(default=0.3, ge=0.0, le=1.0)
     """Relevance (0-1) a sentence needs to be quoted; below it the answer is the not-found sentence."""
-    second_ratio: float = Field(default=0.85, ge=0.0, le=1.0)
+    second_ratio: float = Field(default=0.9, ge=0.0, le=1.0)
     """A further sentence needs at least this share of the best sentence's relevance."""
 
 
