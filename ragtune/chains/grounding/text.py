@@ -149,12 +149,14 @@ def polarity_conflict(claim: str, evidence: str) -> bool:
         if not words:
             carry = carry or negated(clause)
             continue
-        best = max(range(len(parts)), key=lambda i: (overlap(words, stems[i]), -i))
-        if overlap(words, stems[best]) == 0:
+        scores = [overlap(words, side) for side in stems]
+        top = max(scores)
+        if top == 0:
             carry = False
             continue
-        if (negated(clause) or carry) != negated(parts[best]):
-            return True
+        claim_negated = negated(clause) or carry
+        if all(claim_negated != negated(p) for p, s in zip(parts, scores, strict=True) if s == top):
+            return True  # every evidence clause it matches best says the opposite (ties: benefit of the doubt)
         carry = False
     return False
 
