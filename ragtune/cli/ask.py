@@ -163,6 +163,11 @@ def ask(
     from ragtune.retrievers.search import SearchOptions
     from ragtune.workspace import Workspace
 
+    checker = None
+    if verifier is not None:  # a model that cannot load fails before the chat model loads
+        from ragtune.chains.grounding import CrossEncoderVerifier
+
+        checker = CrossEncoderVerifier(verifier)
     with Workspace(settings) as ws:
         chain = build_chain(
             ws,
@@ -171,10 +176,8 @@ def ask(
             search=SearchOptions(k=k),
             max_new_tokens=max_new_tokens,
         )
-        if verifier is not None:
-            from ragtune.chains.grounding import CrossEncoderVerifier
-
-            chain.verifier = CrossEncoderVerifier(verifier)
+        if checker is not None:
+            chain.verifier = checker
         value = {"question": question, "route": route.value}
         if json_out:
             emit_json(answer_json(chain.invoke(value)))
