@@ -72,7 +72,9 @@ def test_extract_limits_sentences_and_length() -> None:
 
 
 def test_nothing_relevant_says_not_found(minilm) -> None:  # type: ignore[no-untyped-def]
-    answer = extract_chain(hits(PRICING, API), minilm).invoke({"question": "Who painted the Mona Lisa?", "route": "rag"})
+    answer = extract_chain(hits(PRICING, API), minilm).invoke(
+        {"question": "Who painted the Mona Lisa?", "route": "rag"}
+    )
     assert answer.text == NOT_FOUND and answer.abstained and answer.citations == []
 
 
