@@ -51,7 +51,8 @@ def local_model() -> ChainModel:
 
 @pytest.mark.slow
 def test_local_model_streams_tokens_then_the_answer(local_model: ChainModel) -> None:
-    chain = RagChain(base=local_model, retriever=lambda q: HITS)
+    # grounding off: the final text is the streamed draft (strict may replace it; see tests/test_grounding.py)
+    chain = RagChain(base=local_model, retriever=lambda q: HITS, config=ChainConfig(grounding="off"))
     pieces = list(chain.stream({"question": "How long is the refund window?", "route": "rag"}))
     answer = pieces[-1]
     assert isinstance(answer, Answer) and len(pieces) >= 3
