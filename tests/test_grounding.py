@@ -70,6 +70,9 @@ EVIDENCE = [Evidence(1, REFUND), Evidence(1, MONTHLY), Evidence(2, RATE), Eviden
         ("The limit on Enterprise is 10 dollars.", RATE, "evidence lacks 10"),
         ("The Pro plan allows 600 requests per minute.", RATE, "evidence lacks pro"),  # a name not in the evidence
         ("The SLA allows 600 requests per minute.", RATE, "evidence lacks sla"),  # acronyms are names anywhere
+        ("Our office is in Paris.", "The company's office is located in Paris, France.", None),
+        ("Nimbus's office is in Paris.", "Nimbus has one office, located in Paris.", None),
+        ("The office is in Lyon.", "The company's office is located in Paris, France.", "evidence lacks lyon"),
         ("No, you cannot get a refund on an annual Team plan.", REFUND, "negation differs from the evidence"),
         ("Monthly subscriptions are refunded.", MONTHLY, "negation differs from the evidence"),
         ("Monthly subscriptions are not refunded.", MONTHLY, None),

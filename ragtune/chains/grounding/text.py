@@ -110,7 +110,7 @@ def names(text: str) -> set[str]:
             continue
         acronym = sum(c.isupper() for c in token) >= 2
         if token != "I" and (acronym or (token[0].isupper() and not first)):
-            out.add(token.lower().rstrip("'s").rstrip("\u2019"))
+            out.add(re.sub(r"['\u2019]s?$", "", token.lower()))
         first = False
     return out
 
