@@ -108,3 +108,41 @@ def test_ask_human_output_shows_route_reason_sources_and_cost(store: str) -> Non
     assert code == 0 and out == ""
     assert "route: rag (semantic:" in err
     assert "pricing.md" in err and "tokens in" in err and "cost $0.000000" in err
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    ("question", "expected", "source"),
+    [
+        ("Can I get a refund on an annual Team plan?", "refunded in full within 30 days", "pricing.md"),
+        ("What is the API rate limit on Enterprise?", "600 per minute on Enterprise", "api.md"),
+    ],
+)
+def test_demo_questions_answer_right_with_citations(store: str, question: str, expected: str, source: str) -> None:
+    """The README demo with default settings: the local model's wrong drafts never reach the user."""
+    code, out, _ = run("ask", question, "--store", store, "--json")
+    data = json.loads(out)
+    assert code == 0 and expected in data["answer"] and not data["abstained"]
+    assert data["grounding"] == "strict" and data["supported_share"] == 1.0
+    assert data["citations"] and data["citations"][0]["source"].endswith(source)
+    shown = [c for c in data["claims"] if not c["removed"]]
+    assert shown and all(c["verdict"] == "supported" and c["sources"][0].endswith(source) for c in shown)
+    assert {"text", "citations", "support", "verdict", "evidence", "corrected", "reason"} <= set(data["claims"][0])
+
+
+@pytest.mark.slow
+def test_ask_human_output_lists_claims_with_file_names(store: str) -> None:
+    code, out, err = run(
+        "ask", "Can I get a refund on an annual Team plan?", "--store", store, "--route", "rag",
+        "--grounding", "annotate", "--max-new-tokens", "24",
+    )  # fmt: skip
+    assert code == 0 and out == ""
+    assert "claims (grounding: annotate)" in err
+    assert "unsupported: " in err or "+ supported [1] pricing.md" in err
+    code, _, err = run("ask", "What is the API rate limit on Enterprise?", "--store", store, "--mode", "extract")
+    assert code == 0 and "+ quoted [" in err and "api.md: The API allows 120 requests" in err
+
+
+def test_ask_rejects_a_bad_verifier_by_name(store: str) -> None:
+    code, _, err = run("ask", "refunds?", "--store", store, "--verifier", "/nonexistent/nli-model", "--route", "rag")
+    assert code == 2 and "Cannot load the verifier cross-encoder '/nonexistent/nli-model'" in err

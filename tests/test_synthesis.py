@@ -37,7 +37,12 @@ def scripted(*turns: object, model_id: str = "gpt-4o-mini", window: int = 16_000
     return ChainModel(chat=chat, model_id=model_id, provider="openai", count_tokens=COUNT, window=window)
 
 
+OFF = ChainConfig(grounding="off")
+"""These tests check what synthesis itself does with the model's markers; grounding (tests/test_grounding.py) is off."""
+
+
 def chain(model: ChainModel, found: list[Hit], **config: object) -> RagChain:
+    config.setdefault("grounding", "off")
     return RagChain(base=model, retriever=lambda q: found, config=ChainConfig(**config))  # type: ignore[arg-type]
 
 
@@ -125,7 +130,7 @@ def test_map_reduce_notes_and_answer_cite_global_numbers() -> None:
 def test_hybrid_marks_sentences_without_a_valid_citation() -> None:
     base = scripted("unused")
     tuned = scripted("Refunds take 30 days [1]. Our team is the friendliest in the world. Call us today [5].")
-    rag = RagChain(base=base, finetuned=tuned, retriever=lambda q: hits(2))
+    rag = RagChain(base=base, finetuned=tuned, retriever=lambda q: hits(2), config=OFF)
     answer = rag.invoke({"question": "refunds?", "route": "hybrid"})
     assert answer.route == "hybrid" and answer.model == "gpt-4o-mini"
     assert [(s.text, s.cited) for s in answer.segments] == [
@@ -154,7 +159,7 @@ def test_usage_and_cost_of_a_finetuned_openai_model(openai_server) -> None:  # t
     openai_server.chat.reply("Refunds take 30 days [1].", usage={"prompt_tokens": 1200, "completion_tokens": 300})
     chat = make_openai_chat(FT_ID, api_key="test", base_url=openai_server.url)
     tuned = ChainModel.of(chat, model_id=FT_ID, name="finetuned", is_finetuned=True)
-    rag = RagChain(base=scripted("unused"), finetuned=tuned, retriever=lambda q: hits(2))
+    rag = RagChain(base=scripted("unused"), finetuned=tuned, retriever=lambda q: hits(2), config=OFF)
     pieces = list(rag.stream({"question": "refunds?", "route": "hybrid"}))
     answer = pieces[-1]
     assert isinstance(answer, Answer) and all(isinstance(p, str) for p in pieces[:-1])

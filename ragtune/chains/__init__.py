@@ -17,18 +17,40 @@ from typing import TYPE_CHECKING
 from ragtune._lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from ragtune.chains.answer import NOT_FOUND, Answer, Citation, DroppedChunk, Segment, Usage
+    from ragtune.chains.answer import NOT_FOUND, Answer, Citation, Claim, DroppedChunk, Segment, Usage
     from ragtune.chains.build import build_chain, registry_staleness
     from ragtune.chains.context import ContextBlock, ContextOptions, PackedContext, assemble, pack, render_context
+    from ragtune.chains.grounding import (
+        CrossEncoderVerifier,
+        EmbeddingVerifier,
+        ExtractOptions,
+        LexicalVerifier,
+        Verifier,
+        apply_grounding,
+    )
     from ragtune.chains.models import ChainModel
     from ragtune.chains.prompt import DATA_RULE, Prompts
     from ragtune.chains.rag_chain import ChainConfig, RagChain
-    from ragtune.chains.synthesis import MapReduceSynthesizer, RefineSynthesizer, StuffSynthesizer, Synthesizer
+    from ragtune.chains.synthesis import (
+        ExtractSynthesizer,
+        MapReduceSynthesizer,
+        RefineSynthesizer,
+        StuffSynthesizer,
+        Synthesizer,
+    )
 
 _LAZY = {
     "NOT_FOUND": "answer",
     "Answer": "answer",
     "Citation": "answer",
+    "Claim": "answer",
+    "CrossEncoderVerifier": "grounding",
+    "EmbeddingVerifier": "grounding",
+    "ExtractOptions": "grounding",
+    "LexicalVerifier": "grounding",
+    "Verifier": "grounding",
+    "apply_grounding": "grounding",
+    "ExtractSynthesizer": "synthesis",
     "DroppedChunk": "answer",
     "Segment": "answer",
     "Usage": "answer",
@@ -60,6 +82,14 @@ __all__ = [
     "ChainConfig",
     "ChainModel",
     "Citation",
+    "Claim",
+    "CrossEncoderVerifier",
+    "EmbeddingVerifier",
+    "ExtractOptions",
+    "ExtractSynthesizer",
+    "LexicalVerifier",
+    "Verifier",
+    "apply_grounding",
     "ContextBlock",
     "ContextOptions",
     "DroppedChunk",

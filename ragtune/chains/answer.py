@@ -100,6 +100,12 @@ class Claim(BaseModel):
     """Markers the model itself wrote for this sentence (before correction)."""
     corrected: tuple[int, ...] = ()
     """Model-written markers that pointed at a block that does not support the claim."""
+    reason: str | None = None
+    """Why the claim is unsupported (missing number or name, negation, low support)."""
+    origin: Literal["model", "extract"] = "model"
+    """``model``: a sentence the model wrote; ``extract``: a sentence quoted from the passages."""
+    removed: bool = False
+    """True when the ``strict`` policy left the claim out of ``Answer.text`` (``start``/``end`` are then 0)."""
 
 
 class Usage(BaseModel):
@@ -159,7 +165,7 @@ class Answer(BaseModel):
     claims: list[Claim] = Field(default_factory=list)
     """Every sentence of the answer with its verification (routes that show context)."""
     supported_share: float | None = None
-    """Share of ``claims`` judged supported; ``None`` when nothing was verified."""
+    """Share of the claims shown in ``text`` (not ``removed``) judged supported; ``None`` when nothing was verified."""
     grounding: Literal["off", "annotate", "strict"] | None = None
     """Grounding policy applied to the answer (``None``: no context was shown)."""
     usage: Usage = Field(default_factory=Usage)

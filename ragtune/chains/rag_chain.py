@@ -27,9 +27,12 @@ from pydantic import BaseModel, ConfigDict, Field
 from ragtune.chains.answer import NOT_FOUND, Answer, Citation
 from ragtune.chains.citations import cited_numbers, clean_citations, resolve, segments
 from ragtune.chains.context import ContextOptions, assemble
+from ragtune.chains.grounding.extract import ExtractOptions
+from ragtune.chains.grounding.policy import Grounding, apply_grounding, is_not_found
+from ragtune.chains.grounding.verifier import EmbeddingSimilarity, EmbeddingVerifier, LexicalVerifier, Verifier
 from ragtune.chains.models import ChainModel
 from ragtune.chains.prompt import Prompts
-from ragtune.chains.synthesis import MODES, Meter, call_model
+from ragtune.chains.synthesis import MODES, ExtractSynthesizer, Meter, Synthesizer, call_model
 from ragtune.chains.synthesis.base import SynthesisResult
 from ragtune.embeddings.base import Embedder
 from ragtune.errors import ConfigError
@@ -49,24 +52,43 @@ class ChainConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    mode: Literal["stuff", "refine", "map_reduce"] = "stuff"
-    """``stuff`` (one prompt), ``refine`` or ``map_reduce`` (context larger than the window)."""
+    mode: Literal["stuff", "refine", "map_reduce", "extract"] = "stuff"
+    """``stuff`` (one prompt), ``refine`` or ``map_reduce`` (context larger than the window), or
+    ``extract`` (quote the best passage sentences; no generator call)."""
     context: ContextOptions = Field(default_factory=ContextOptions)
     """Dedupe, merge and token budget of the context."""
+    grounding: Grounding = "strict"
+    """What happens to claims the shown passages do not support: ``off`` (nothing is checked),
+    ``annotate`` (marked ``[unsupported]``) or ``strict`` (removed; with nothing left, the answer
+    quotes the passages or says the documents do not contain it)."""
+    extract: ExtractOptions = Field(default_factory=ExtractOptions)
+    """Sentences, length and relevance of extractive answers (``mode="extract"`` and the ``strict`` fallback)."""
 
 
-def is_not_found(text: str) -> bool:
-    """True when an answer declines with the not-found sentence."""
-    return NOT_FOUND.lower().rstrip(".") in " ".join(text.lower().split())
+MAX_QUESTION_CHARS = 20_000
+"""Longest question accepted; longer input is rejected before any model runs."""
+
+
+def _check_question(question: str) -> str:
+    if not question.strip():
+        raise ConfigError("The question is empty; ask something, e.g. 'How long is the refund window?'")
+    if len(question) > MAX_QUESTION_CHARS:
+        msg = (
+            f"The question is {len(question):,} characters; the limit is {MAX_QUESTION_CHARS:,}. "
+            "Shorten it, or ingest the long text as a document and ask about it."
+        )
+        raise ConfigError(msg)
+    return question
 
 
 def _parse(value: ChainInput) -> tuple[str, str | None]:
     if isinstance(value, str):
-        return value, None
+        return _check_question(value), None
     if isinstance(value, dict):
         question = value.get("question", value.get("query", value.get("input")))
         route = value.get("route")
         if isinstance(question, str) and question.strip():
+            _check_question(question)
             if route in (None, "", "auto"):
                 return question, None
             if route not in CHAIN_ROUTES:
@@ -88,7 +110,10 @@ class RagChain(Runnable[ChainInput, Answer]):
         prompts: override any prompt (see :class:`~ragtune.chains.prompt.Prompts`).
         config: synthesis mode and context options.
         prices: a :class:`~ragtune.llm.PriceTable` for cost estimates (default: the packaged one).
-        embedder: enables embedding-cosine dedupe when ``config.context.cosine`` is set.
+        embedder: enables embedding-cosine dedupe when ``config.context.cosine`` is set, and is the
+            default verifier's and extractive mode's model.
+        verifier: checks claims against the shown passages (default: :class:`EmbeddingVerifier` on
+            ``embedder``, or :class:`LexicalVerifier` without one).
 
     Example:
         >>> chain = RagChain(base=ChainModel.of(LocalChatModel()), router=router, retriever=searcher.search)
@@ -108,6 +133,7 @@ class RagChain(Runnable[ChainInput, Answer]):
         config: ChainConfig | None = None,
         prices: Any = None,
         embedder: Embedder | None = None,
+        verifier: Verifier | None = None,
     ) -> None:
         self.base = base
         self.finetuned = finetuned
@@ -121,7 +147,17 @@ class RagChain(Runnable[ChainInput, Answer]):
             prices = PriceTable.default()
         self.prices = prices
         self.embedder = embedder
-        self.synthesizer = MODES[self.config.mode](self.prompts, self.config.context)
+        self.similarity = EmbeddingSimilarity(embedder) if embedder is not None else None
+        self.verifier: Verifier = verifier or (
+            EmbeddingVerifier(self.similarity) if self.similarity is not None else LexicalVerifier()
+        )
+        self.synthesizer: Synthesizer
+        if self.config.mode == "extract":
+            self.synthesizer = ExtractSynthesizer(
+                self.prompts, self.config.context, similarity=self.similarity, extract=self.config.extract
+            )
+        else:
+            self.synthesizer = MODES[self.config.mode](self.prompts, self.config.context)
 
     # -- one run, as a generator --------------------------------------------------------------------
     def _decide(self, question: str, forced: str | None, meter: Meter) -> RouteDecision:
@@ -188,7 +224,27 @@ class RagChain(Runnable[ChainInput, Answer]):
             return Answer(text=NOT_FOUND, abstained=True, mode=self.config.mode, usage=meter.usage(), **base)
         blocks, duplicates = assemble(hits, self.config.context, embedder=self.embedder)
         result = yield from self.synthesizer.run(question, blocks, model, meter)
-        return self._answer(result, duplicates, meter, hybrid=route == HYBRID, **base)
+        if self.config.mode == "extract":
+            base["model"] = None  # no generator wrote it
+        answer = self._answer(result, duplicates, meter, hybrid=route == HYBRID, **base)
+        return self._ground(answer, result, meter, hybrid=route == HYBRID)
+
+    def _ground(self, answer: Answer, result: SynthesisResult, meter: Meter, *, hybrid: bool) -> Answer:
+        """The grounding post-step (see :func:`~ragtune.chains.grounding.apply_grounding`)."""
+        started = time.perf_counter()
+        grounded = apply_grounding(
+            answer,
+            result.shown,
+            policy=self.config.grounding,
+            verifier=self.verifier,
+            similarity=self.similarity,
+            extract=self.config.extract,
+            hybrid=hybrid,
+        )
+        if self.config.grounding != "off":
+            meter.step("verify", (time.perf_counter() - started) * 1000)
+            grounded.usage = meter.usage()
+        return grounded
 
     def _answer(
         self, result: SynthesisResult, duplicates: list[Any], meter: Meter, *, hybrid: bool, **base: Any
@@ -255,4 +311,4 @@ class RagChain(Runnable[ChainInput, Answer]):
     # ainvoke and abatch: Runnable's defaults run invoke in a context-copying executor.
 
 
-__all__ = ["ChainConfig", "ChainInput", "ChainOutput", "RagChain", "is_not_found"]
+__all__ = ["MAX_QUESTION_CHARS", "ChainConfig", "ChainInput", "ChainOutput", "RagChain", "is_not_found"]

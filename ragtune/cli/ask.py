@@ -13,7 +13,7 @@ from ragtune.cli.main import app
 from ragtune.config import Settings
 
 if TYPE_CHECKING:
-    from ragtune.chains.answer import Answer
+    from ragtune.chains.answer import Answer, Claim
 
 
 class RouteChoice(str, Enum):
@@ -28,6 +28,13 @@ class Mode(str, Enum):
     STUFF = "stuff"
     REFINE = "refine"
     MAP_REDUCE = "map_reduce"
+    EXTRACT = "extract"
+
+
+class GroundingChoice(str, Enum):
+    OFF = "off"
+    ANNOTATE = "annotate"
+    STRICT = "strict"
 
 
 RoutesOpt = Annotated[
@@ -53,7 +60,37 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "uncited": [s.text for s in answer.uncited],
         "dropped_context": [d.model_dump(mode="json") for d in answer.dropped_context],
         "usage": answer.usage.model_dump(mode="json"),
+        "grounding": answer.grounding,
+        "supported_share": answer.supported_share,
+        "claims": [_claim_json(c, answer) for c in answer.claims],
     }
+
+
+def _sources(numbers: tuple[int, ...], answer: Answer) -> list[str]:
+    by_number = {c.number: c for c in answer.context}
+    return [by_number[n].source for n in numbers if n in by_number]
+
+
+def _claim_json(claim: Claim, answer: Answer) -> dict[str, Any]:
+    return {**claim.model_dump(mode="json"), "sources": _sources(claim.citations, answer)}
+
+
+def _show_claims(answer: Answer) -> None:
+    if not answer.claims:
+        return
+    share = "" if answer.supported_share is None else f" ({answer.supported_share:.0%} of the shown claims supported)"
+    console.print(f"[bold]claims[/] (grounding: {answer.grounding}){share}:", highlight=False)
+    for claim in answer.claims:
+        names = ", ".join(Path(s).name for s in _sources(claim.citations, answer))
+        if claim.verdict == "supported":
+            tag = "quoted" if claim.origin == "extract" else "supported"
+            line = f"  + {tag} {claim.citations and list(claim.citations)} {names}: {claim.text}"
+        else:
+            state = "removed" if claim.removed else "unsupported"
+            line = f"  - {state}: {claim.text} ({claim.reason})"
+        if claim.corrected:
+            line += f" [model cited {list(claim.corrected)}: corrected]"
+        console.print(line, highlight=False, markup=False)
 
 
 def _show_answer(answer: Answer, streamed: bool) -> None:
@@ -77,6 +114,7 @@ def _show_answer(answer: Answer, streamed: bool) -> None:
         console.print(f"[yellow]removed invalid citations:[/] {answer.invalid_citations}")
     if answer.uncited:
         console.print(f"[yellow]uncited sentences:[/] {len(answer.uncited)} of {len(answer.segments)}")
+    _show_claims(answer)
     usage = answer.usage
     cost = "unknown" if usage.cost_usd is None else f"${usage.cost_usd:.6f}"
     total = usage.latency_ms.get("total", 0.0)
@@ -94,7 +132,25 @@ def ask(
         RouteChoice.AUTO
     ),
     routes: RoutesOpt = None,
-    mode: Annotated[Mode, typer.Option("--mode", help="Synthesis mode for retrieval routes.")] = Mode.STUFF,
+    mode: Annotated[
+        Mode,
+        typer.Option("--mode", help="Synthesis mode for retrieval routes (extract: quote the passages, no model)."),
+    ] = Mode.STUFF,
+    grounding: Annotated[
+        GroundingChoice,
+        typer.Option(
+            "--grounding",
+            help="Claims the passages do not support: off (unchecked), annotate (marked) or strict (removed; "
+            "the answer then quotes the passages or says they do not contain it).",
+        ),
+    ] = GroundingChoice.STRICT,
+    verifier: Annotated[
+        str | None,
+        typer.Option(
+            "--verifier",
+            help="Cross-encoder (Hugging Face id or local folder) that checks claims; default: the embedder.",
+        ),
+    ] = None,
     k: Annotated[int, typer.Option("--k", min=1, help="Chunks to retrieve.")] = 4,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="Longest reply.")] = 256,
     json_out: JsonFlag = False,
@@ -107,26 +163,36 @@ def ask(
     from ragtune.retrievers.search import SearchOptions
     from ragtune.workspace import Workspace
 
+    checker = None
+    if verifier is not None:  # a model that cannot load fails before the chat model loads
+        from ragtune.chains.grounding import CrossEncoderVerifier
+
+        checker = CrossEncoderVerifier(verifier)
     with Workspace(settings) as ws:
         chain = build_chain(
             ws,
             routes,
-            config=ChainConfig(mode=mode.value),
+            config=ChainConfig(mode=mode.value, grounding=grounding.value),
             search=SearchOptions(k=k),
             max_new_tokens=max_new_tokens,
         )
+        if checker is not None:
+            chain.verifier = checker
         value = {"question": question, "route": route.value}
         if json_out:
             emit_json(answer_json(chain.invoke(value)))
             return
+        # Checked answers are shown once checked: the streamed draft may say what the check removes.
+        streamed = grounding == GroundingChoice.OFF
         result = None
         for piece in chain.stream(value):
             if isinstance(piece, str):
-                console.print(piece, end="", highlight=False, markup=False)
+                if streamed:
+                    console.print(piece, end="", highlight=False, markup=False)
             else:
                 result = piece
     assert result is not None
-    _show_answer(result, streamed=True)
+    _show_answer(result, streamed=streamed)
 
 
 @app.command(name="route")

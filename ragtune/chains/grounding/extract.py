@@ -1,0 +1,104 @@
+"""Extractive answers: the passage sentences that best answer the question, quoted verbatim with ``[n]``.
+
+No generator is called, so the answer cannot contradict the documents and cannot be talked into
+anything by them: sentences that give the model orders are never picked. Scores blend embedding
+similarity (question vs sentence) with the share of the question's content words a sentence
+holds; ties go to the better-ranked block, then the earlier sentence, so the result is deterministic.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from ragtune.chains.context import ContextBlock
+from ragtune.chains.grounding.text import content_stems, overlap
+from ragtune.chains.grounding.verifier import EmbeddingSimilarity
+from ragtune.chains.grounding.verify import Evidence, evidence_sentences
+
+
+class ExtractOptions(BaseModel):
+    """How many passage sentences an extractive answer quotes, and how relevant they must be."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    max_sentences: int = Field(default=2, ge=1, le=5)
+    """Most sentences quoted."""
+    max_chars: int = Field(default=400, ge=40)
+    """Longest answer; a further sentence is quoted only when it fits (the first always is)."""
+    min_relevance: float = Field(default=0.3, ge=0.0, le=1.0)
+    """Relevance (0-1) a sentence needs to be quoted; below it the answer is the not-found sentence."""
+    second_ratio: float = Field(default=0.9, ge=0.0, le=1.0)
+    """A further sentence needs at least this share of the best sentence's relevance."""
+
+
+@dataclass(frozen=True)
+class Pick:
+    """A quoted sentence, its block and its relevance."""
+
+    evidence: Evidence
+    relevance: float
+
+
+def relevance(question: str, evidence: Sequence[Evidence], similarity: EmbeddingSimilarity | None) -> list[float]:
+    """Relevance of each sentence to the question: half cosine, half content-word overlap.
+
+    Without an embedder, the overlap alone.
+    """
+    words = content_stems(question)
+    lexical = [overlap(words, content_stems(e.text)) for e in evidence]
+    if similarity is None or not evidence:
+        return lexical
+    cosine = similarity.matrix([question], [e.text for e in evidence])[0]
+    return [0.5 * float(c) + 0.5 * w for c, w in zip(cosine, lexical, strict=True)]
+
+
+def pick_sentences(
+    question: str,
+    blocks: Sequence[ContextBlock],
+    similarity: EmbeddingSimilarity | None = None,
+    options: ExtractOptions | None = None,
+) -> list[Pick]:
+    """The best sentences for ``question`` (best first); empty when none is relevant enough."""
+    options = options or ExtractOptions()
+    evidence = evidence_sentences(blocks)
+    scores = relevance(question, evidence, similarity)
+    rank = {b.number: b.rank for b in blocks}
+    order = sorted(range(len(evidence)), key=lambda i: (-round(scores[i], 6), rank.get(evidence[i].number, 0), i))
+    picks: list[Pick] = []
+    used = 0
+    for i in order:
+        score = scores[i]
+        if score < options.min_relevance or len(picks) >= options.max_sentences:
+            break
+        if picks and score < options.second_ratio * picks[0].relevance:
+            break
+        size = len(evidence[i].text) + 5
+        if picks and used + size > options.max_chars:
+            continue
+        picks.append(Pick(evidence[i], round(score, 4)))
+        used += size
+    return picks
+
+
+def with_marker(sentence: str, marker: str) -> str:
+    """``sentence`` with ``marker`` before its final punctuation: ``"Refunds take 30 days [1]."``."""
+    match = re.search(r"[.!?\u2026]+[\"')\]]*\s*$", sentence)
+    if not match:
+        return f"{sentence.rstrip()} {marker}"
+    return f"{sentence[: match.start()].rstrip()} {marker}{sentence[match.start() :].rstrip()}"
+
+
+def citation_marker(numbers: Sequence[int]) -> str:
+    return "[" + ", ".join(str(n) for n in numbers) + "]"
+
+
+def extractive_text(picks: Sequence[Pick]) -> str:
+    """The quoted sentences, each with its block's citation."""
+    return " ".join(with_marker(p.evidence.text, citation_marker([p.evidence.number])) for p in picks)
+
+
+__all__ = ["ExtractOptions", "Pick", "citation_marker", "extractive_text", "pick_sentences", "relevance", "with_marker"]
