@@ -148,7 +148,7 @@ def test_route_with_a_finetuned_model_can_choose_it(tmp_path: Path, sample_corpu
 
 
 def _tenant_store(tmp_path: Path, sample_corpus: Path, *, drift: bool) -> str:
-    """Sample corpus ingested into tenant ``acme`` only; ``finetuned`` learned from it (``drift``: every doc changed since)."""
+    """Sample corpus in tenant ``acme`` only; ``finetuned`` learned from it (``drift``: every doc changed since)."""
     from ragtune.config import Settings
     from ragtune.workspace import Workspace
 

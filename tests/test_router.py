@@ -336,7 +336,9 @@ def test_router_and_retriever_share_one_query_embedding(index, minilm) -> None: 
 
 
 def test_confident_retrieval_sends_direct_decisions_to_rag(searcher, minilm) -> None:  # type: ignore[no-untyped-def]
-    direct_only = RouteSet.of(Route(name="direct", description="anything", examples=("hello",)), RouteSet.default()["rag"])
+    direct_only = RouteSet.of(
+        Route(name="direct", description="anything", examples=("hello",)), RouteSet.default()["rag"]
+    )
     rules = RulesStrategy(direct_only, [Rule(route="direct", pattern=".*", kind="regex")])
     router = Router(direct_only, [rules], config=RouterConfig(answerable_threshold=0.5), retriever=searcher.search)
     answered = router.route("Where do refunds go?")

@@ -33,7 +33,9 @@ class Mode(str, Enum):
 RoutesOpt = Annotated[
     Path | None, typer.Option("--routes", help="Routes JSON file (default: the routes shipped with ragtune).")
 ]
-TenantOpt = Annotated[str | None, typer.Option("--tenant", help="Tenant to retrieve from (default: the default tenant).")]
+TenantOpt = Annotated[
+    str | None, typer.Option("--tenant", help="Tenant to retrieve from (default: the default tenant).")
+]
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:
@@ -145,7 +147,7 @@ def route_cmd(
     *,
     settings: Settings,
 ) -> None:
-    """Show the route QUERY would take in ``ragtune ask`` (store-aware), or score the routes on a labelled file (--eval)."""
+    """Show the route QUERY would take in ``ragtune ask``, or score the routes on a labelled file (--eval)."""
     if (query is None) == (eval_file is None):
         fail("give either a QUERY or --eval LABELLED.jsonl (not both)", code=EXIT_USAGE)
     from ragtune.chains.build import build_workspace_router

@@ -30,7 +30,6 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, Union
 
 import numpy as np
-
 from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -44,7 +43,7 @@ from ragtune.schema import Hit
 
 RouterInput = Union[str, dict[str, Any]]
 Retrieve = Callable[..., list[Hit]]
-"""``retriever(query) -> hits``; one that also takes ``query_vector=`` (``Searcher.search``) reuses the router's embedding."""
+"""``retriever(query) -> hits``; one taking ``query_vector=`` (``Searcher.search``) reuses the router's embedding."""
 StaleDocs = Union[Callable[[], Iterable[str]], Iterable[str]]
 
 
@@ -141,7 +140,10 @@ class Router(Runnable[RouterInput, RouteDecision]):
             embedder = next((getattr(s, "embedder", None) for s in self.strategies if s.uses_query_vectors), None)
         self.embedder = embedder
         self._retriever_takes_vector = _takes_query_vector(retriever)
-        needs = {"retrieval_threshold": self.config.retrieval_threshold, "answerable_threshold": self.config.answerable_threshold}
+        needs = {
+            "retrieval_threshold": self.config.retrieval_threshold,
+            "answerable_threshold": self.config.answerable_threshold,
+        }
         for name, value in needs.items():
             if value is not None and retriever is None:
                 raise ConfigError(f"{name} needs a retriever: pass retriever=searcher.search")
