@@ -3,7 +3,8 @@
 ``benchmarks/data/routing_labelled.jsonl`` holds 90 queries (25 rag, 25 finetuned, 25 hybrid,
 15 direct) about a typical product knowledge base, none of them a route example. Rows:
 
-* the packaged routes (``RouteSet.default()``), zero-shot, with the default threshold: strict
+* the packaged routes (``RouteSet.default()``), zero-shot, with the default semantic strategy
+  (nearest centroid of each route's examples + description, threshold 0.12): strict
   accuracy (a non-confident decision counts as wrong) and the accuracy of the route actually
   taken under the fallback policy;
 * the same routes without a threshold (nearest route always taken);
@@ -27,6 +28,7 @@ from _common import REPO, print_table
 
 from ragtune.embeddings.local import LocalEmbedder
 from ragtune.routing import LLMStrategy, Router, RouteSet, RoutingReport, SemanticStrategy, build_router, load_labelled
+from ragtune.routing.semantic import DEFAULT_THRESHOLD
 
 LABELLED = REPO / "benchmarks" / "data" / "routing_labelled.jsonl"
 
@@ -47,12 +49,16 @@ def main() -> None:
 
     default = build_router(embedder=embedder)
     zero = default.evaluate(data)
-    rows.append(["default routes, threshold 0.2", zero.n, zero.accuracy, zero.taken_accuracy, zero.mean_latency_ms])
+    label = f"default routes, centroid, threshold {DEFAULT_THRESHOLD}"
+    rows.append([label, zero.n, zero.accuracy, zero.taken_accuracy, zero.mean_latency_ms])
     confusion_table("Confusion, packaged routes, zero-shot (none = not confident -> fallback rag)", zero)
 
     closed = build_router(embedder=embedder, semantic={"threshold": -1.0}).evaluate(data)
     rows.append(["default routes, no threshold", closed.n, closed.accuracy, closed.taken_accuracy, None])
     confusion_table("Confusion, packaged routes, nearest route always taken", closed)
+
+    mix = build_router(embedder=embedder, semantic={"knn_weight": 0.5, "threshold": 0.2}).evaluate(data)
+    rows.append(["default routes, old kNN/centroid 0.5 mix, 0.2", mix.n, mix.accuracy, mix.taken_accuracy, None])
 
     shuffled = list(data)
     random.Random(0).shuffle(shuffled)

@@ -28,8 +28,18 @@ def store(tmp_path_factory, sample_corpus: Path) -> str:  # type: ignore[no-unty
     return path
 
 
+def register_finetuned(store: str, **fields: object) -> None:
+    """A ``finetuned`` entry in the store's registry (the local model; no adapter is loaded by routing)."""
+    from ragtune.llm.registry import ModelEntry, ModelRegistry
+    from ragtune.workspace import REGISTRY_NAME
+
+    entry = ModelEntry(name="finetuned", provider="local", model_id="smollm2-135m-instruct", base="base", **fields)
+    ModelRegistry(Path(store) / REGISTRY_NAME).register(entry)
+
+
 def test_route_prints_the_decision(tmp_path: Path, minilm) -> None:  # type: ignore[no-untyped-def]
     store = str(tmp_path / "s")
+    register_finetuned(store)  # without one, the finetuned route does not exist (see below)
     code, out, _ = run("route", "Rewrite this paragraph in our brand voice", "--store", store, "--json")
     decision = json.loads(out)
     assert code == 0 and decision["route"] == "finetuned"
@@ -146,3 +156,74 @@ def test_ask_human_output_lists_claims_with_file_names(store: str) -> None:
 def test_ask_rejects_a_bad_verifier_by_name(store: str) -> None:
     code, _, err = run("ask", "refunds?", "--store", store, "--verifier", "/nonexistent/nli-model", "--route", "rag")
     assert code == 2 and "Cannot load the verifier cross-encoder '/nonexistent/nli-model'" in err
+
+
+def test_route_without_a_finetuned_model_chooses_among_rag_and_direct(store: str) -> None:
+    """No phantom routes: the index answers the refund question, so it goes to rag, not hybrid."""
+    decisions = {}
+    for question in (
+        "Can I get a refund on an annual Team plan?",
+        "What is the API rate limit on Enterprise?",
+        "Write a haiku about autumn.",
+    ):
+        code, out, _ = run("route", question, "--store", store, "--json")
+        assert code == 0
+        decisions[question] = json.loads(out)
+    assert [d["route"] for d in decisions.values()] == ["rag", "rag", "direct"], decisions
+    for decision in decisions.values():
+        assert set(decision["scores"]) == {"rag", "direct"} and "hits" not in decision
+    assert decisions["Can I get a refund on an annual Team plan?"]["retrieval_score"] >= 0.5
+
+
+def test_route_with_a_finetuned_model_can_choose_it(tmp_path: Path, sample_corpus: Path) -> None:
+    store = str(tmp_path / "s")
+    assert run("ingest", str(sample_corpus), "--store", store)[0] == 0
+    register_finetuned(store)
+    code, out, _ = run("route", "Rewrite this paragraph in our brand voice", "--store", store, "--json")
+    decision = json.loads(out)
+    assert code == 0 and decision["route"] == "finetuned"
+    assert set(decision["scores"]) == {"rag", "finetuned", "hybrid", "direct"}
+
+
+def _tenant_store(tmp_path: Path, sample_corpus: Path, *, drift: bool) -> str:
+    """Sample corpus in tenant ``acme`` only; ``finetuned`` learned from it (``drift``: every doc changed since)."""
+    from ragtune.config import Settings
+    from ragtune.workspace import Workspace
+
+    store = str(tmp_path / "s")
+    assert run("ingest", str(sample_corpus), "--store", store, "--tenant", "acme")[0] == 0
+    with Workspace(Settings(store=store)) as ws:
+        states = ws.index.documents(tenant="acme")
+        assert states and not ws.index.documents()  # nothing in the default tenant
+    snapshot = {doc: ("old-" if drift else "") + state.doc_hash for doc, state in states.items()}
+    register_finetuned(store, snapshot=snapshot, extra={"tenant": "acme"})
+    return store
+
+
+@pytest.mark.parametrize("drift", [False, True])
+def test_freshness_is_checked_in_the_tenant_the_model_learned_from(
+    tmp_path: Path, sample_corpus: Path, drift: bool
+) -> None:
+    store = _tenant_store(tmp_path, sample_corpus, drift=drift)
+    question = "Rewrite this paragraph in our brand voice"
+    code, out, _ = run("route", question, "--store", store, "--tenant", "acme", "--json")
+    decision = json.loads(out)
+    assert code == 0
+    if drift:  # its documents changed: the model is not trusted with them (then the retrieval check runs)
+        assert decision["route"] != "finetuned" and "+freshness" in decision["strategy"], decision
+    else:  # fresh in tenant acme, though the default tenant is empty
+        assert decision["route"] == "finetuned" and "freshness" not in decision["strategy"], decision
+    code, out, _ = run("models", "list", "--store", store, "--json")
+    listed = {row["name"]: row for row in json.loads(out)}
+    assert code == 0 and listed["finetuned"]["fresh"] is (not drift)
+
+
+@pytest.mark.slow
+def test_ask_with_the_model_tenant_does_not_see_a_stale_model(tmp_path: Path, sample_corpus: Path) -> None:
+    store = _tenant_store(tmp_path, sample_corpus, drift=False)
+    code, out, _ = run(
+        "ask", "Rewrite this paragraph in our brand voice", "--store", store, "--tenant", "acme",
+        "--max-new-tokens", "4", "--json",
+    )  # fmt: skip
+    data = json.loads(out)
+    assert code == 0 and data["route"] == "finetuned" and "freshness" not in data["strategy"], data

@@ -173,3 +173,42 @@ def test_snapshot_fills_missing_hashes_from_the_index(index, tmp_path):  # type:
     assert corpus_snapshot(examples) == ({}, {})
     snapshot, _ = corpus_snapshot(examples, index=index)
     assert snapshot == {"alpha": index.documents()["alpha"].doc_hash}
+
+
+def test_one_tenant_aware_check_for_chain_cli_and_router(tmp_path: Path) -> None:
+    """A model that learned from tenant ``acme`` is judged against ``acme``, by every caller."""
+    from ragtune.chains.build import registry_staleness
+    from ragtune.llm.registry import snapshot_changes
+
+    with EmbeddedIndex(tmp_path / "store", dim=DIM) as idx:
+        texts = {"alpha": DOCS["alpha"], "beta": DOCS["beta"]}
+        for doc_id, text in texts.items():
+            sentences = [s.strip() + "." for s in text.split(".") if s.strip()]
+            chunks = [Chunk(id=f"{doc_id}#{i}", doc_id=doc_id, text=s, position=i, source=f"/{doc_id}.md")
+                      for i, s in enumerate(sentences)]  # fmt: skip
+            state = DocumentState(doc_id=doc_id, source=f"/{doc_id}.md", doc_hash=content_hash(text),
+                                  chunk_ids=tuple(c.id for c in chunks))  # fmt: skip
+            vectors = np.eye(len(chunks), DIM, dtype=np.float32)
+            idx.replace_document(state, chunks, vectors, tenant="acme")
+        assert idx.documents() == {}  # the default tenant holds nothing
+        snapshot = {d: content_hash(t) for d, t in texts.items()}
+        entry = ModelEntry(name="ft", provider="local", model_id="m", snapshot=snapshot, extra={"tenant": "acme"})
+        registry = ModelRegistry(tmp_path / "models.json")
+        registry.register(entry)
+        assert entry.tenant == "acme"
+        assert stale_documents(entry, idx) == {}
+        assert registry_staleness(_Workspace(idx), entry)() == set()  # build_chain's hook (was: everything stale)
+        assert stale_checker(registry, "ft", idx)() == set()  # the router's hook
+        blind = ModelEntry(name="blind", provider="local", model_id="m", snapshot=snapshot)  # no tenant recorded
+        assert stale_documents(blind, idx) == {"alpha": "removed", "beta": "removed"}
+        drifted = entry.model_copy(update={"snapshot": {**snapshot, "beta": "old"}})
+        assert stale_documents(drifted, idx) == {"beta": "changed"}
+        current = {d: s.doc_hash for d, s in idx.documents(tenant="acme").items()}
+        assert drifted.stale_documents(current) == sorted(snapshot_changes(drifted.snapshot, current)) == ["beta"]
+
+
+class _Workspace:
+    """Just the part of a Workspace the freshness hook reads."""
+
+    def __init__(self, index: Index) -> None:
+        self.index = index

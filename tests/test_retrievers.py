@@ -86,3 +86,24 @@ def test_llamaindex_retriever_sync_and_async() -> None:
 def test_llamaindex_rejects_bad_options_at_construction() -> None:
     with pytest.raises(ValueError):
         RagtuneLlamaRetriever(sample_searcher(), k=0)
+
+
+def test_searcher_async_twin_has_the_sync_signature_and_reuses_a_query_vector() -> None:
+    """Like the index contract's twin test: every public ``a*`` method mirrors its sync twin."""
+    import asyncio
+    import inspect
+
+    searcher = sample_searcher()
+    twins = [n for n in dir(searcher) if n.startswith("a") and not n.startswith("_") and hasattr(searcher, n[1:])]
+    assert "asearch" in twins
+    for name in twins:
+        method, sync = getattr(searcher, name), getattr(searcher, name[1:])
+        assert inspect.iscoroutinefunction(method), name
+        assert inspect.signature(method) == inspect.signature(sync), name
+    question = "How long can annual Team subscriptions be refunded?"
+    vector = searcher.embedder.embed_query(question)
+    expected = [h.chunk_id for h in searcher.search(question)]
+    assert [h.chunk_id for h in searcher.search(question, query_vector=vector)] == expected
+    assert [h.chunk_id for h in asyncio.run(searcher.asearch(question, query_vector=vector))] == expected
+    unrelated = searcher.embedder.embed_query("a recipe for banana bread")
+    assert [h.chunk_id for h in searcher.search(question, query_vector=unrelated, mode="vector")] != expected

@@ -1,4 +1,10 @@
-"""``build_chain``: a ready :class:`RagChain` over a workspace, its registry and its index."""
+"""``build_chain``: a ready :class:`RagChain` over a workspace, its registry and its index.
+
+The router it builds (:func:`build_workspace_router`, also behind ``ragtune route``) decides with
+what the store really has: routes that need a fine-tuned model are left out while none is
+registered, retrieval confidence takes part in every decision, and the fine-tuned model's
+freshness is checked in the tenant it learned from.
+"""
 
 from __future__ import annotations
 
@@ -11,23 +17,90 @@ from ragtune.chains.models import ChainModel
 from ragtune.chains.prompt import Prompts
 from ragtune.chains.rag_chain import ChainConfig, RagChain
 from ragtune.retrievers.search import SearchOptions
-from ragtune.routing.router import RouterConfig, build_router
-from ragtune.routing.routes import Route, RouteSet
+from ragtune.routing.decision import FINETUNED, HYBRID
+from ragtune.routing.router import Router, RouterConfig, build_router
+from ragtune.routing.routes import Route, RouteSet, as_route_set
 from ragtune.workspace import Workspace
 
 log = logging.getLogger(__name__)
 
+WEAK_RETRIEVAL = 0.3
+"""Best MiniLM similarity under which the index does not answer: ``rag`` answers without documents, saying so."""
+ANSWERABLE_RETRIEVAL = 0.55
+"""Best MiniLM similarity at which the index answers: a ``direct`` decision goes to ``rag``."""
+DEFAULT_ROUTER_CONFIG = RouterConfig(
+    retrieval_threshold=WEAK_RETRIEVAL, on_weak_retrieval="direct", answerable_threshold=ANSWERABLE_RETRIEVAL
+)
+"""The decision ``build_chain`` and ``ragtune route`` make without a ``router_config``."""
+
 
 def registry_staleness(workspace: Workspace, entry: Any) -> Callable[[], set[str]]:
-    """A freshness hook: doc ids whose current hash differs from the fine-tuned model's snapshot."""
+    """A freshness hook for ``entry``: the tenant-aware :func:`ragtune.finetune.freshness.stale_documents`."""
+    from ragtune.finetune.freshness import stale_documents
 
     def stale() -> set[str]:
-        if not entry.snapshot:
-            return set()
-        current = {doc_id: state.doc_hash for doc_id, state in workspace.index.documents().items()}
-        return set(entry.stale_documents(current))
+        return set(stale_documents(entry, workspace.index))
 
     return stale
+
+
+def runnable_routes(routes: RouteSet, *, finetuned: bool) -> RouteSet:
+    """``routes`` without those that run ``finetuned``/``hybrid`` when no fine-tuned model is registered.
+
+    Such routes would run on ``base`` anyway: left in, they only take questions from ``rag`` and
+    ``direct``. A route set made only of them is kept whole (there is nothing else to route to).
+    """
+    if finetuned:
+        return routes
+    kept = [r for r in routes if r.runs not in (FINETUNED, HYBRID)]
+    if not kept or len(kept) == len(routes):
+        return routes
+    return RouteSet.of(*kept)
+
+
+def build_workspace_router(
+    workspace: Workspace,
+    routes: RouteSet | Sequence[Route] | str | Path | None = None,
+    *,
+    router_config: RouterConfig | None = None,
+    search: SearchOptions | None = None,
+    rules: Sequence[Any] = (),
+    llm: Any = None,
+    semantic: dict[str, Any] | None = None,
+    stale_docs: Callable[[], Iterable[str]] | Iterable[str] | None = None,
+) -> Router:
+    """The router ``build_chain`` uses: store-aware routes, retrieval confidence and freshness.
+
+    Args:
+        workspace: the store: index, embedder and model registry.
+        routes, rules, semantic: see :func:`ragtune.routing.build_router`.
+        router_config: default :data:`DEFAULT_ROUTER_CONFIG` (weak retrieval -> ``direct``,
+            confident retrieval -> ``rag``).
+        search: retrieval options of the confidence check (the chain retrieves with the same).
+        llm: a chat model for the llm strategy, or ``None``.
+        stale_docs: freshness hook; default: :func:`ragtune.finetune.freshness.stale_checker` on ``finetuned``.
+    """
+    from ragtune.finetune.freshness import stale_checker
+    from ragtune.llm.registry import ModelRegistry
+
+    registry = ModelRegistry(workspace.registry_path)
+    has_finetuned = FINETUNED in registry
+    route_set = runnable_routes(as_route_set(routes), finetuned=has_finetuned)
+    if has_finetuned and stale_docs is None and registry.get(FINETUNED).snapshot:
+        stale_docs = stale_checker(registry, FINETUNED, workspace.index)
+    if not has_finetuned:
+        log.info("no 'finetuned' model in %s: routing among %s", registry.path, ", ".join(route_set.names))
+    searcher = workspace.searcher(search)
+    return build_router(
+        route_set,
+        embedder=workspace.embedder,
+        rules=[r for r in rules if getattr(r, "route", None) in route_set],
+        llm=llm,
+        semantic=semantic,
+        config=router_config or DEFAULT_ROUTER_CONFIG,
+        retriever=searcher.search,
+        stale_docs=stale_docs,
+    )
 
 
 def build_chain(
@@ -52,15 +125,17 @@ def build_chain(
         workspace: the store: index, embedder and model registry.
         routes: a :class:`RouteSet`, routes, a JSON file, or ``None`` for the packaged routes.
         config: synthesis mode and context options.
-        router_config: no-confident-route policy, retrieval threshold, freshness depth.
-        search: retrieval options (k, mode, filters ...).
+        router_config: no-confident-route policy, retrieval thresholds, freshness depth
+            (default :data:`DEFAULT_ROUTER_CONFIG`).
+        search: retrieval options (k, mode, filters, tenant ...).
         rules: keyword/regex overrides checked before the semantic strategy.
         llm_router: add the llm strategy (on the base model) after the semantic one.
         semantic: options of the semantic strategy (threshold, k, knn_weight ...).
         labelled: labelled queries to fit the semantic strategy on before use.
         prompts: prompt overrides.
         max_new_tokens: longest reply of each model call.
-        stale_docs: freshness hook; default compares the ``finetuned`` entry's snapshot with the index.
+        stale_docs: freshness hook; default compares the ``finetuned`` entry's snapshot with the
+            index, in the tenant the model learned from.
         prices: a price table (default: the packaged one).
 
     Example:
@@ -73,22 +148,16 @@ def build_chain(
     registry = ModelRegistry(workspace.registry_path)
     base = ChainModel.from_registry(registry.get("base"), workspace.settings, max_new_tokens=max_new_tokens)
     finetuned = None
-    if "finetuned" in registry:
-        entry = registry.get("finetuned")
-        finetuned = ChainModel.from_registry(entry, workspace.settings, max_new_tokens=max_new_tokens)
-        if stale_docs is None and entry.snapshot:
-            stale_docs = registry_staleness(workspace, entry)
-    else:
-        log.info("no 'finetuned' model in %s: the finetuned and hybrid routes run on 'base'", registry.path)
-    searcher = workspace.searcher(search)
-    router = build_router(
+    if FINETUNED in registry:
+        finetuned = ChainModel.from_registry(registry.get(FINETUNED), workspace.settings, max_new_tokens=max_new_tokens)
+    router = build_workspace_router(
+        workspace,
         routes,
-        embedder=workspace.embedder,
+        router_config=router_config,
+        search=search,
         rules=rules,
         llm=base.chat if llm_router else None,
         semantic=semantic,
-        config=router_config,
-        retriever=searcher.search,
         stale_docs=stale_docs,
     )
     if labelled is not None:
@@ -97,7 +166,7 @@ def build_chain(
         base=base,
         finetuned=finetuned,
         router=router,
-        retriever=searcher.search,
+        retriever=workspace.searcher(search).search,
         prompts=prompts,
         config=config,
         prices=prices,
@@ -105,4 +174,12 @@ def build_chain(
     )
 
 
-__all__ = ["build_chain", "registry_staleness"]
+__all__ = [
+    "ANSWERABLE_RETRIEVAL",
+    "DEFAULT_ROUTER_CONFIG",
+    "WEAK_RETRIEVAL",
+    "build_chain",
+    "build_workspace_router",
+    "registry_staleness",
+    "runnable_routes",
+]

@@ -40,6 +40,9 @@ class GroundingChoice(str, Enum):
 RoutesOpt = Annotated[
     Path | None, typer.Option("--routes", help="Routes JSON file (default: the routes shipped with ragtune).")
 ]
+TenantOpt = Annotated[
+    str | None, typer.Option("--tenant", help="Tenant to retrieve from (default: the default tenant).")
+]
 
 
 def answer_json(answer: Answer) -> dict[str, Any]:
@@ -153,6 +156,7 @@ def ask(
     ] = None,
     k: Annotated[int, typer.Option("--k", min=1, help="Chunks to retrieve.")] = 4,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="Longest reply.")] = 256,
+    tenant: TenantOpt = None,
     json_out: JsonFlag = False,
     *,
     settings: Settings,
@@ -173,7 +177,7 @@ def ask(
             ws,
             routes,
             config=ChainConfig(mode=mode.value, grounding=grounding.value),
-            search=SearchOptions(k=k),
+            search=SearchOptions(k=k, tenant=tenant),
             max_new_tokens=max_new_tokens,
         )
         if checker is not None:
@@ -204,14 +208,17 @@ def route_cmd(
         Path | None, typer.Option("--eval", help='Labelled JSONL ({"query": ..., "route": ...}) to score the router.')
     ] = None,
     threshold: Annotated[float | None, typer.Option("--threshold", help="Semantic threshold override.")] = None,
+    tenant: TenantOpt = None,
     json_out: JsonFlag = False,
     *,
     settings: Settings,
 ) -> None:
-    """Show the route QUERY would take, or score the router on a labelled file (--eval)."""
+    """Show the route QUERY would take in ``ragtune ask``, or score the routes on a labelled file (--eval)."""
     if (query is None) == (eval_file is None):
         fail("give either a QUERY or --eval LABELLED.jsonl (not both)", code=EXIT_USAGE)
+    from ragtune.chains.build import build_workspace_router
     from ragtune.errors import InputError
+    from ragtune.retrievers.search import SearchOptions
     from ragtune.routing.evaluate import load_labelled
     from ragtune.routing.router import build_router
     from ragtune.routing.routes import as_route_set
@@ -220,7 +227,11 @@ def route_cmd(
     semantic = {"threshold": threshold} if threshold is not None else None
     route_set = as_route_set(routes)  # a bad routes file fails before any model loads
     with Workspace(settings) as ws:
-        router = build_router(route_set, embedder=ws.embedder, semantic=semantic)
+        if eval_file is not None:  # scores the routes file itself, whatever models the store has
+            router = build_router(route_set, embedder=ws.embedder, semantic=semantic)
+        else:
+            router = build_workspace_router(ws, route_set, semantic=semantic, search=SearchOptions(tenant=tenant))
+            decision = router.route(query or "")
     if eval_file is not None:
         try:
             labelled = load_labelled(eval_file)
@@ -237,8 +248,6 @@ def route_cmd(
             row = report.confusion.get(truth, {})
             console.print(f"{truth:>17}  " + "  ".join(f"{row.get(p, 0):>9}" for p in labels), highlight=False)
         return
-    assert query is not None
-    decision = router.route(query)
     if json_out:
         emit_json(decision)
         return

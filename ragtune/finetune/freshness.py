@@ -7,6 +7,12 @@ later ingest, :func:`stale_documents` compares that snapshot with the index:
 a document whose hash changed, or that is gone, is stale for the model, and
 the router sends questions about it to retrieval (see :func:`stale_checker`).
 
+:func:`stale_documents` is the one freshness check: it reads the index in the
+tenant the model learned from (``extra["tenant"]``). The chain
+(``build_chain``), ``ragtune models list`` and the router (through
+:func:`stale_checker`) all use it. It imports nothing above the index and the
+registry, so any layer may call it.
+
 Example:
     >>> stale_documents(registry.get("support-bot"), workspace.index)  # doctest: +SKIP
     {'faq.md': 'changed', 'old.md': 'removed'}
@@ -15,15 +21,10 @@ Example:
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable
-from typing import Literal
 
 from ragtune.finetune.records import Example
 from ragtune.index.base import Index
-from ragtune.llm.registry import ModelEntry, ModelRegistry
-
-Staleness = Literal["changed", "removed"]
-TENANT_KEY = "tenant"
-"""Key of ``ModelEntry.extra`` naming the index tenant the model learned from."""
+from ragtune.llm.registry import TENANT_KEY, ModelEntry, ModelRegistry, Staleness, snapshot_changes
 
 
 def corpus_snapshot(
@@ -61,30 +62,21 @@ def corpus_snapshot(
 def stale_documents(entry: ModelEntry, index: Index) -> dict[str, Staleness]:
     """Documents of the model's snapshot that changed or were removed since it was trained.
 
-    Returns an empty dict for models without a snapshot (base models, or
-    models trained on data that named no documents).
+    The index is read in the tenant the model learned from (:attr:`ModelEntry.tenant`), whatever
+    tenant a question is asked in. Returns an empty dict for models without a snapshot (base
+    models, or models trained on data that named no documents).
     """
     if not entry.snapshot:
         return {}
-    tenant = entry.extra.get(TENANT_KEY)
-    states = index.documents(tenant=tenant if isinstance(tenant, str) else None)
-    stale: dict[str, Staleness] = {}
-    for doc_id, digest in sorted(entry.snapshot.items()):
-        state = states.get(doc_id)
-        if state is None:
-            stale[doc_id] = "removed"
-        elif state.doc_hash != digest:
-            stale[doc_id] = "changed"
-    return stale
+    states = index.documents(tenant=entry.tenant)
+    return snapshot_changes(entry.snapshot, {doc_id: state.doc_hash for doc_id, state in states.items()})
 
 
 def new_documents(entry: ModelEntry, index: Index) -> list[str]:
     """Documents in the index the model never saw (empty for models without a snapshot)."""
     if not entry.snapshot:
         return []
-    tenant = entry.extra.get(TENANT_KEY)
-    states = index.documents(tenant=tenant if isinstance(tenant, str) else None)
-    return sorted(set(states) - set(entry.snapshot))
+    return sorted(set(index.documents(tenant=entry.tenant)) - set(entry.snapshot))
 
 
 def stale_doc_ids(registry: ModelRegistry, name: str, index: Index) -> set[str]:
@@ -100,10 +92,13 @@ def stale_checker(registry: ModelRegistry, name: str, index: Index) -> Callable[
     """A zero-argument callable for the router's ``stale_docs`` hook.
 
     Each call re-reads the registry and the index, so a retrain or an ingest
-    is seen without rebuilding the router.
+    is seen without rebuilding the router. A model that is no longer
+    registered (or has no snapshot) has nothing stale.
     """
 
     def stale_docs() -> set[str]:
+        if name not in registry:
+            return set()
         return stale_doc_ids(registry, name, index)
 
     return stale_docs

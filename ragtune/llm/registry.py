@@ -32,6 +32,10 @@ from ragtune.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+Staleness = Literal["changed", "removed"]
+TENANT_KEY = "tenant"
+"""Key of :attr:`ModelEntry.extra` naming the index tenant the model learned from."""
+
 LOCAL_MODEL_ID = "smollm2-135m-instruct"
 """Id of the packaged local model (also exported by :mod:`ragtune.llm.local`)."""
 REGISTRY_VERSION = 1
@@ -70,15 +74,36 @@ class ModelEntry(BaseModel):
         """True for an adapter, an ``ft:`` id, or an entry that names its base."""
         return self.adapter_path is not None or self.base is not None or self.model_id.startswith("ft:")
 
+    @property
+    def tenant(self) -> str | None:
+        """The index tenant the model learned from (``extra["tenant"]``); ``None``: the default tenant."""
+        value = self.extra.get(TENANT_KEY)
+        return value if isinstance(value, str) else None
+
     def stale_documents(self, current: Mapping[str, str]) -> builtins.list[str]:
         """Doc ids of :attr:`snapshot` whose hash differs in ``current`` (doc id -> hash) or that are gone.
+
+        ``current`` must come from the model's own :attr:`tenant`; to compare with an index, use
+        :func:`ragtune.finetune.freshness.stale_documents`, which reads the right tenant.
 
         Example:
             >>> ModelEntry(name="ft", provider="local", model_id="m", snapshot={"a": "1", "b": "2"}).stale_documents(
             ...     {"a": "1", "b": "3"})
             ['b']
         """
-        return sorted(doc for doc, digest in self.snapshot.items() if current.get(doc) != digest)
+        return sorted(snapshot_changes(self.snapshot, current))
+
+
+def snapshot_changes(snapshot: Mapping[str, str], current: Mapping[str, str]) -> dict[str, Staleness]:
+    """The one snapshot comparison: doc id -> ``changed`` (other hash) or ``removed`` (gone), sorted by id."""
+    stale: dict[str, Staleness] = {}
+    for doc_id, digest in sorted(snapshot.items()):
+        now = current.get(doc_id)
+        if now is None:
+            stale[doc_id] = "removed"
+        elif now != digest:
+            stale[doc_id] = "changed"
+    return stale
 
 
 def default_base_entry() -> ModelEntry:
@@ -209,4 +234,12 @@ class ModelRegistry:
             raise
 
 
-__all__ = ["LOCAL_MODEL_ID", "ModelEntry", "ModelRegistry", "default_base_entry"]
+__all__ = [
+    "LOCAL_MODEL_ID",
+    "TENANT_KEY",
+    "ModelEntry",
+    "ModelRegistry",
+    "Staleness",
+    "default_base_entry",
+    "snapshot_changes",
+]

@@ -89,10 +89,12 @@ class Searcher:
             vector = self.embedder.embed_query(query)
         return self._floor(self.index.search(self._request(query, options, vector)), options)
 
-    async def asearch(self, query: str, **overrides: Any) -> list[Hit]:
-        """Async twin of :meth:`search` (same options, same results)."""
+    async def asearch(self, query: str, *, query_vector: Any = None, **overrides: Any) -> list[Hit]:
+        """Async twin of :meth:`search` (same signature, same options, same results)."""
         options = self.resolve(**overrides)
-        vector = None if options.mode is SearchMode.BM25 else await self.embedder.aembed_query(query)
+        vector = query_vector
+        if vector is None and options.mode is not SearchMode.BM25:
+            vector = await self.embedder.aembed_query(query)
         return self._floor(await self.index.asearch(self._request(query, options, vector)), options)
 
 

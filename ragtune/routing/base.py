@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from typing import Any
 
 from ragtune.errors import ConfigError
 from ragtune.routing.decision import RouteDecision
@@ -21,6 +22,8 @@ class RoutingStrategy(ABC):
 
     name: str = "strategy"
     routes: RouteSet
+    uses_query_vectors: bool = False
+    """True when the strategy scores query embeddings: the router then embeds each question once and shares it."""
 
     def propose(self, query: str) -> RouteDecision | None:
         """The strategy's decision for ``query`` (``None``: no opinion)."""
@@ -31,14 +34,18 @@ class RoutingStrategy(ABC):
             raise ConfigError(msg)
         return decision
 
-    def propose_many(self, queries: Sequence[str]) -> list[RouteDecision | None]:
-        """Decisions for many queries (batched where the strategy can)."""
-        return self._propose_many(list(queries))
+    def propose_many(self, queries: Sequence[str], vectors: Any = None) -> list[RouteDecision | None]:
+        """Decisions for many queries (batched where the strategy can).
+
+        ``vectors`` (one query embedding per row, from ``embedder.embed_queries``) spares strategies
+        that embed (:attr:`uses_query_vectors`) their own embedding call; the others ignore it.
+        """
+        return self._propose_many(list(queries), vectors)
 
     @abstractmethod
     def _propose(self, query: str) -> RouteDecision | None: ...
 
-    def _propose_many(self, queries: list[str]) -> list[RouteDecision | None]:
+    def _propose_many(self, queries: list[str], vectors: Any = None) -> list[RouteDecision | None]:
         return [self.propose(q) for q in queries]
 
 

@@ -42,9 +42,13 @@ class RouteDecision(BaseModel):
     retrieval_score: float | None = None
     """Best retrieval score seen while routing, where the router retrieved."""
     latency_ms: float | None = None
-    """Time the router took for this query."""
+    """Time the router took for this query (embedding included)."""
+    embedding_ms: float | None = None
+    """Of ``latency_ms``, the time spent embedding the query (0 when the caller passed the vector)."""
     hits: list[Any] = Field(default_factory=list, exclude=True, repr=False)
     """Hits retrieved while routing (reused by the chain, never serialised)."""
+    query_vector: Any = Field(default=None, exclude=True, repr=False)
+    """The query embedding the router computed once (reused by the retriever, never serialised)."""
 
     def with_route(self, route: str, *, reason: str, strategy: str, **changes: Any) -> RouteDecision:
         """A copy sent to another route, with the reason and strategy extended."""

@@ -2,6 +2,9 @@
 
 Order of a decision:
 
+0. **One embedding**: every question is embedded once (a batch in one call, ``embed_queries``);
+   the semantic strategy scores that vector, and the retriever searches with it
+   (``retriever(query, query_vector=...)``), so routing adds no second embedding.
 1. **Strategies**, in the order given (typically rules, then semantic, then llm): the first
    *confident* proposal wins. Non-confident proposals are kept for their scores.
 2. **No confident route**: ``no_route="fallback"`` sends the query to ``fallback``;
@@ -12,16 +15,21 @@ Order of a decision:
 4. **Retrieval confidence**: for ``rag``/``hybrid`` decisions, when the best retrieval similarity
    is under ``retrieval_threshold``, ``rag`` goes to ``direct`` (answer prefixed with "I could
    not find this in the documents") or abstains; ``hybrid`` goes to ``finetuned`` or abstains.
+   With ``answerable_threshold``, a ``direct`` decision whose best retrieval similarity reaches
+   it goes to ``rag``: the index answers it.
 
-Hits retrieved during 3 and 4 travel on the decision so the chain does not search twice.
+Hits retrieved during 3 and 4 (and the query vector) travel on the decision so the chain neither
+searches nor embeds twice.
 """
 
 from __future__ import annotations
 
+import inspect
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any, Literal, Union
 
+import numpy as np
 from langchain_core.runnables import Runnable, RunnableConfig
 from pydantic import BaseModel, ConfigDict, Field
 
@@ -34,7 +42,8 @@ from ragtune.routing.semantic import SemanticStrategy
 from ragtune.schema import Hit
 
 RouterInput = Union[str, dict[str, Any]]
-Retrieve = Callable[[str], list[Hit]]
+Retrieve = Callable[..., list[Hit]]
+"""``retriever(query) -> hits``; one taking ``query_vector=`` (``Searcher.search``) reuses the router's embedding."""
 StaleDocs = Union[Callable[[], Iterable[str]], Iterable[str]]
 
 
@@ -55,6 +64,8 @@ class RouterConfig(BaseModel):
     """Weak retrieval: ``direct`` answers without documents and says so; ``abstain`` declines."""
     freshness_k: int = Field(default=2, ge=1)
     """How many top documents the freshness check looks at."""
+    answerable_threshold: float | None = None
+    """Best retrieval similarity at which the index answers the question: a ``direct`` decision goes to ``rag``."""
 
 
 def retrieval_confidence(hits: Sequence[Hit]) -> float | None:
@@ -63,6 +74,16 @@ def retrieval_confidence(hits: Sequence[Hit]) -> float | None:
         return None
     similarities = [1.0 - h.distance for h in hits if h.distance is not None]
     return max(similarities) if similarities else max(h.score for h in hits)
+
+
+def _takes_query_vector(retriever: Retrieve | None) -> bool:
+    if retriever is None:
+        return False
+    try:
+        parameters = inspect.signature(retriever).parameters.values()
+    except (TypeError, ValueError):  # builtins and some C callables have no signature
+        return False
+    return any(p.name == "query_vector" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
 
 
 def _question(value: RouterInput) -> str:
@@ -83,9 +104,13 @@ class Router(Runnable[RouterInput, RouteDecision]):
         routes: the routes the strategies choose among.
         strategies: tried in order; the first confident one decides.
         config: the no-confident-route policy and retrieval checks.
-        retriever: ``query -> hits`` (e.g. ``searcher.search``) for the freshness and retrieval checks.
+        retriever: ``query -> hits`` (e.g. ``searcher.search``) for the freshness and retrieval checks;
+            when it takes ``query_vector=``, it searches with the router's own query embedding.
         stale_docs: doc ids the fine-tuned model is stale for, or a callable returning them
-            (called per decision, so it can follow the index).
+            (called per decision, so it can follow the index); see
+            :func:`ragtune.finetune.freshness.stale_checker`.
+        embedder: embeds each question once for every strategy and the retriever (default: the
+            semantic strategy's embedder).
 
     Example:
         >>> router = Router(routes, [RulesStrategy(routes, rules), SemanticStrategy(routes, embedder)],
@@ -102,6 +127,7 @@ class Router(Runnable[RouterInput, RouteDecision]):
         config: RouterConfig | None = None,
         retriever: Retrieve | None = None,
         stale_docs: StaleDocs | None = None,
+        embedder: Any = None,
     ) -> None:
         if not strategies:
             raise ConfigError("A Router needs at least one strategy (rules, semantic or llm)")
@@ -110,8 +136,17 @@ class Router(Runnable[RouterInput, RouteDecision]):
         self.config = config or RouterConfig()
         self.retriever = retriever
         self.stale_docs = stale_docs
-        if self.config.retrieval_threshold is not None and retriever is None:
-            raise ConfigError("retrieval_threshold needs a retriever: pass retriever=searcher.search")
+        if embedder is None:
+            embedder = next((getattr(s, "embedder", None) for s in self.strategies if s.uses_query_vectors), None)
+        self.embedder = embedder
+        self._retriever_takes_vector = _takes_query_vector(retriever)
+        needs = {
+            "retrieval_threshold": self.config.retrieval_threshold,
+            "answerable_threshold": self.config.answerable_threshold,
+        }
+        for name, value in needs.items():
+            if value is not None and retriever is None:
+                raise ConfigError(f"{name} needs a retriever: pass retriever=searcher.search")
 
     @classmethod
     def semantic(cls, routes: RouteSet, embedder: Any, **options: Any) -> Router:
@@ -119,20 +154,34 @@ class Router(Runnable[RouterInput, RouteDecision]):
         return cls(routes, [SemanticStrategy(routes, embedder)], **options)
 
     # -- deciding ---------------------------------------------------------------------------------
-    def route(self, query: str) -> RouteDecision:
-        """The decision for one query."""
-        return self.route_many([query])[0]
+    def route(self, query: str, *, query_vector: Any = None) -> RouteDecision:
+        """The decision for one query (``query_vector``: its ``embed_query`` embedding, when already known)."""
+        vectors = None if query_vector is None else np.asarray(query_vector, dtype=np.float32)[None, :]
+        return self.route_many([query], query_vectors=vectors)[0]
 
-    def route_many(self, queries: Sequence[str]) -> list[RouteDecision]:
-        """Decisions for many queries; strategies that can batch (semantic) do."""
+    def embed(self, queries: Sequence[str]) -> np.ndarray | None:
+        """One embedding per query, in one call, when a strategy or the retriever uses it (else ``None``)."""
+        wanted = any(s.uses_query_vectors for s in self.strategies) or self._retriever_takes_vector
+        if not queries or self.embedder is None or not wanted:
+            return None
+        return np.asarray(self.embedder.embed_queries(list(queries)), dtype=np.float32)
+
+    def route_many(self, queries: Sequence[str], *, query_vectors: Any = None) -> list[RouteDecision]:
+        """Decisions for many queries: embedded in one call, scored in one batch by the semantic strategy.
+
+        ``query_vectors`` (one ``embed_queries`` row per query) skips the embedding call.
+        """
         started = time.perf_counter()
+        vectors = self.embed(queries) if query_vectors is None else np.asarray(query_vectors, dtype=np.float32)
+        embedding_ms = (time.perf_counter() - started) * 1000 / max(len(queries), 1) if query_vectors is None else 0.0
         pending = list(range(len(queries)))
         decided: list[RouteDecision | None] = [None] * len(queries)
         best_guess: list[RouteDecision | None] = [None] * len(queries)
         for strategy in self.strategies:
             if not pending:
                 break
-            proposals = strategy.propose_many([queries[i] for i in pending])
+            subset = None if vectors is None or not strategy.uses_query_vectors else vectors[pending]
+            proposals = strategy.propose_many([queries[i] for i in pending], subset)
             still = []
             for i, proposal in zip(pending, proposals, strict=True):
                 if proposal is not None and proposal.confident:
@@ -144,12 +193,14 @@ class Router(Runnable[RouterInput, RouteDecision]):
             pending = still
         for i in pending:
             decided[i] = self._no_route(best_guess[i])
-        per_query_ms = (time.perf_counter() - started) * 1000 / max(len(queries), 1)
-        out = []
-        for query, decision in zip(queries, decided, strict=True):
+        adjusted = []
+        for i, (query, decision) in enumerate(zip(queries, decided, strict=True)):
             assert decision is not None
-            out.append(self._adjust(query, decision).model_copy(update={"latency_ms": per_query_ms}))
-        return out
+            vector = None if vectors is None else vectors[i]
+            adjusted.append(self._adjust(query, decision.model_copy(update={"query_vector": vector})))
+        per_query_ms = (time.perf_counter() - started) * 1000 / max(len(queries), 1)
+        timing = {"latency_ms": per_query_ms, "embedding_ms": embedding_ms}
+        return [d.model_copy(update=timing) for d in adjusted]
 
     def _no_route(self, guess: RouteDecision | None) -> RouteDecision:
         policy = self.config.no_route
@@ -172,6 +223,8 @@ class Router(Runnable[RouterInput, RouteDecision]):
     def _retrieve(self, query: str, decision: RouteDecision) -> list[Hit]:
         if decision.hits or self.retriever is None:
             return list(decision.hits)
+        if self._retriever_takes_vector and decision.query_vector is not None:
+            return list(self.retriever(query, query_vector=decision.query_vector))
         return list(self.retriever(query))
 
     def _stale(self) -> set[str]:
@@ -195,11 +248,26 @@ class Router(Runnable[RouterInput, RouteDecision]):
                         reason=f"Sent to 'rag': the fine-tuned model is stale for top documents {changed}.",
                         strategy=f"{decision.strategy}+freshness",
                     )
-        check = cfg.retrieval_threshold is not None or (cfg.no_route == "abstain" and not decision.confident)
-        if decision.route in (RAG, HYBRID) and check and self.retriever is not None:
+        if decision.route == DIRECT and cfg.answerable_threshold is not None and self.retriever is not None:
             hits = self._retrieve(query, decision)
             best = retrieval_confidence(hits)
+            decision = decision.model_copy(update={"retrieval_score": best})
+            if best is not None and best >= cfg.answerable_threshold:
+                return decision.with_route(
+                    RAG,
+                    reason=f"Sent to 'rag': the index answers it (best similarity {best:.3f} >= "
+                    f"{cfg.answerable_threshold:.3f}).",
+                    strategy=f"{decision.strategy}+retrieval",
+                    hits=hits,
+                )
+            return decision
+        check = cfg.retrieval_threshold is not None or (cfg.no_route == "abstain" and not decision.confident)
+        if decision.route in (RAG, HYBRID) and self.retriever is not None:
+            hits = self._retrieve(query, decision)  # the chain reuses them: one search, one embedding
+            best = retrieval_confidence(hits)
             decision = decision.model_copy(update={"hits": hits, "retrieval_score": best})
+        if decision.route in (RAG, HYBRID) and check and self.retriever is not None:
+            best = decision.retrieval_score
             floor = cfg.retrieval_threshold if cfg.retrieval_threshold is not None else float("-inf")
             if best is None or best < floor:
                 shown = "no hits" if best is None else f"best similarity {best:.3f} < {floor:.3f}"
@@ -235,6 +303,10 @@ class Router(Runnable[RouterInput, RouteDecision]):
         if return_exceptions or isinstance(config, list):
             return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)  # type: ignore[call-overload,no-any-return]
         return self.route_many([_question(v) for v in inputs])
+
+    def route_batch(self, queries: Sequence[str]) -> list[RouteDecision]:
+        """Alias of :meth:`route_many`: the whole batch is embedded in one call."""
+        return self.route_many(queries)
 
     # -- fitting and evaluation --------------------------------------------------------------------
     def fit(self, labelled: Iterable[Any], **options: Any) -> list[FitReport]:
