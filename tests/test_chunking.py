@@ -191,6 +191,20 @@ def test_title_is_prefixed_to_embed_text_only_where_missing(chunker: Chunker) ->
     assert chunks[1].content_hash != chunker.split(doc(text, source="/kb/corpus.jsonl", title="Other"))[1].content_hash
 
 
+def test_title_on_the_first_chunk_only_when_asked(minilm) -> None:  # type: ignore[no-untyped-def]
+    """``title_every_chunk=False`` spends the title's tokens once per document, where the text lacks it."""
+    chunker = Chunker(minilm.count_tokens, ChunkingOptions(title_every_chunk=False))
+    title = "Hybrid search for scientific claims"
+    body = prose(40, seed=7)
+    with_heading = chunker.split(doc(f"{title}\n\n{body}", source="/kb/corpus.jsonl", title=title))
+    assert len(with_heading) >= 3
+    assert all(chunk.embed_text is None for chunk in with_heading)
+    without = chunker.split(doc(body, source="/kb/corpus.jsonl", title=title))
+    assert without[0].embed_text == f"{title}\n{without[0].text}"
+    assert all(chunk.embed_text is None for chunk in without[1:])
+    assert [c.text for c in without] == [c.text for c in Chunker(minilm.count_tokens).split(doc(body, title=title))]
+
+
 def test_pdf_page_is_copied_onto_chunks(tmp_path: Path, chunker: Chunker) -> None:
     from reportlab.pdfgen import canvas
 

@@ -59,8 +59,8 @@ class Chunker:
         page = document.metadata.get("page")
         chunks: list[Chunk] = []
         for section, text in self._pieces(document):
-            embed_text = with_title(title, text)
             position = len(chunks)
+            embed_text = with_title(title, text) if position == 0 or self.options.title_every_chunk else None
             digest = content_hash(embed_text if embed_text is not None else text)
             chunks.append(
                 Chunk(

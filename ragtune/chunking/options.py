@@ -22,6 +22,8 @@ class ChunkingOptions(BaseModel):
     """Tokens (about) that consecutive chunks of one text share, so no sentence loses its context."""
     min_chunk_tokens: int = Field(default=24, ge=0)
     """Pieces shorter than this (a lone heading, a trailing sentence) are merged into a neighbour."""
+    title_every_chunk: bool = True
+    """Prefix the document title to every chunk's embedded text (``False``: only where the first chunk lacks it)."""
     heading_aware: bool = True
     """Split Markdown, HTML and ``.docx`` documents at their headings and record the heading path."""
 
