@@ -27,7 +27,8 @@ class Chunker:
       ``chunk_overlap`` tokens shared by neighbours; pieces under ``min_chunk_tokens`` (a lone
       heading, a trailing sentence) are merged into a neighbour, never left alone.
     - ``Chunk.embed_text`` is ``"{title}\\n{text}"`` when the document has a real title
-      (not just its file name) that the chunk does not already start with.
+      (not just its file name) that the chunk does not already start with: the first chunk
+      only, or every chunk with ``ChunkingOptions(title_every_chunk=True)``.
     - Chunk ids hash the document id, the position and the embedded text, so chunking the
       same document again gives the same ids.
 
