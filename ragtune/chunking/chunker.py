@@ -27,8 +27,8 @@ class Chunker:
       ``chunk_overlap`` tokens shared by neighbours; pieces under ``min_chunk_tokens`` (a lone
       heading, a trailing sentence) are merged into a neighbour, never left alone.
     - ``Chunk.embed_text`` is ``"{title}\\n{text}"`` when the document has a real title
-      (not just its file name) that the chunk does not already start with: the first chunk
-      only, or every chunk with ``ChunkingOptions(title_every_chunk=True)``.
+      (not just its file name) that the chunk does not already start with: the first chunk and
+      every section chunk (which stands alone), or every chunk with ``title_every_chunk=True``.
     - Chunk ids hash the document id, the position and the embedded text, so chunking the
       same document again gives the same ids.
 
@@ -61,7 +61,8 @@ class Chunker:
         chunks: list[Chunk] = []
         for section, text in self._pieces(document):
             position = len(chunks)
-            embed_text = with_title(title, text) if position == 0 or self.options.title_every_chunk else None
+            titled = position == 0 or section is not None or self.options.title_every_chunk
+            embed_text = with_title(title, text) if titled else None
             digest = content_hash(embed_text if embed_text is not None else text)
             chunks.append(
                 Chunk(
