@@ -10,6 +10,7 @@ and agent tools all open a store the same way::
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 from types import TracebackType
@@ -28,6 +29,14 @@ if TYPE_CHECKING:
 MANIFEST_NAME = "store.json"
 CACHE_NAME = "embeddings.sqlite"
 REGISTRY_NAME = "models.json"
+
+
+@dataclass(frozen=True)
+class RecordedEmbedding:
+    """The embedding model a store was built with, as the store itself records it."""
+
+    model_id: str
+    dim: int
 
 
 class Workspace:
@@ -62,7 +71,8 @@ class Workspace:
         """Integrity hook: refuses an index built with another model id or dimension (no model loaded)."""
         from ragtune.index.fingerprint import FingerprintGuard
 
-        return FingerprintGuard(self.index, self.embedder.model_id, self.embedder.dim)
+        dim = self.embedder.dim if "embedder" in self.__dict__ else None  # None: checked on the first embedding
+        return FingerprintGuard(self.index, self._expected_model_id(), dim)
 
     @cached_property
     def cache(self) -> EmbeddingCache:
@@ -74,10 +84,11 @@ class Workspace:
 
     @cached_property
     def index(self) -> Index:
+        """The store's index, opened with the recorded dimension: no embedding model is loaded."""
         from ragtune.index.factory import open_index
 
-        self._check_manifest()
-        index = self.__dict__["index"] = open_index(self.settings, dim=self.embedder.dim)
+        recorded = self._check_manifest()
+        index = self.__dict__["index"] = open_index(self.settings, dim=recorded.dim)
         try:
             self.fingerprint_guard  # noqa: B018 - integrity hook: the cheap fingerprint check at open
         except BaseException:
@@ -93,21 +104,47 @@ class Workspace:
     def searcher(self, options: SearchOptions | None = None) -> Searcher:
         return Searcher(self.index, self.embedder, options)
 
-    def _check_manifest(self) -> None:
-        """Refuse to mix embedding models in one store: vectors would be meaningless."""
+    def recorded_embedding(self) -> RecordedEmbedding | None:
+        """Model id and dimension from the store's record (``store.json``); ``None`` for a new store."""
         path = self.store / MANIFEST_NAME
-        current = {"embedding_model": self.embedder.model_id, "dim": self.embedder.dim}
-        if path.is_file():
-            recorded = json.loads(path.read_text(encoding="utf-8"))
-            if recorded.get("embedding_model") != current["embedding_model"]:
+        if not path.is_file():
+            return None
+        try:
+            data = json.loads(path.read_text(encoding="utf-8"))
+            return RecordedEmbedding(model_id=str(data["embedding_model"]), dim=int(data["dim"]))
+        except (ValueError, KeyError, TypeError) as exc:
+            msg = f"{path} is not a valid store record ({exc}); restore it or ingest into a new --store."
+            raise ConfigError(msg, path=str(path)) from exc
+
+    def _expected_model_id(self) -> str:
+        if "embedder" in self.__dict__:
+            return self.embedder.model_id
+        from ragtune.embeddings.factory import embedding_model_id
+
+        return embedding_model_id(self.settings)
+
+    def _check_manifest(self) -> RecordedEmbedding:
+        """Refuse to mix embedding models in one store: vectors would be meaningless.
+
+        An existing store is checked against its record by model id alone, so
+        opening it loads no model; a new store records the embedder's id and dimension.
+        """
+        path = self.store / MANIFEST_NAME
+        recorded = self.recorded_embedding()
+        if recorded is not None:
+            expected = self._expected_model_id()
+            if recorded.model_id != expected:
                 msg = (
-                    f"Store {self.store} was built with embedding model {recorded.get('embedding_model')!r}, "
-                    f"not {current['embedding_model']!r}. Use the same --embedding or a new --store."
+                    f"Store {self.store} was built with embedding model {recorded.model_id!r}, "
+                    f"not {expected!r}. Use the same --embedding or a new --store."
                 )
                 raise ConfigError(msg, path=str(path))
-            return
+            return recorded
+        current = RecordedEmbedding(model_id=self.embedder.model_id, dim=self.embedder.dim)
         self.store.mkdir(parents=True, exist_ok=True)
-        path.write_text(json.dumps(current, indent=2), encoding="utf-8")
+        record = {"embedding_model": current.model_id, "dim": current.dim}
+        path.write_text(json.dumps(record, indent=2), encoding="utf-8")
+        return current
 
     def close(self) -> None:
         if "index" in self.__dict__:
@@ -124,4 +161,4 @@ class Workspace:
         self.close()
 
 
-__all__ = ["Workspace"]
+__all__ = ["RecordedEmbedding", "Workspace"]

@@ -179,7 +179,8 @@ def test_html_and_docx_documents_get_sections(tmp_path: Path, chunker: Chunker) 
     assert docx_chunks[1].text.startswith("# Chapter 1\n\n")
 
 
-def test_title_is_prefixed_to_embed_text_only_where_missing(chunker: Chunker) -> None:
+def test_title_is_prefixed_to_embed_text_only_where_missing(minilm) -> None:  # type: ignore[no-untyped-def]
+    chunker = Chunker(minilm.count_tokens, ChunkingOptions(title_every_chunk=True))  # opt-in since the default is off
     title = "Hybrid search for scientific claims"
     text = f"{title}\n\n{prose(40, seed=7)}"
     chunks = chunker.split(doc(text, source="/kb/corpus.jsonl", title=title))
@@ -189,6 +190,20 @@ def test_title_is_prefixed_to_embed_text_only_where_missing(chunker: Chunker) ->
         assert chunk.embed_text == f"{title}\n{chunk.text}"
         assert not chunk.text.startswith(title)
     assert chunks[1].content_hash != chunker.split(doc(text, source="/kb/corpus.jsonl", title="Other"))[1].content_hash
+
+
+def test_title_on_the_first_chunk_only_when_asked(minilm) -> None:  # type: ignore[no-untyped-def]
+    """``title_every_chunk=False`` spends the title's tokens once per document, where the text lacks it."""
+    chunker = Chunker(minilm.count_tokens, ChunkingOptions(title_every_chunk=False))
+    title = "Hybrid search for scientific claims"
+    body = prose(40, seed=7)
+    with_heading = chunker.split(doc(f"{title}\n\n{body}", source="/kb/corpus.jsonl", title=title))
+    assert len(with_heading) >= 3
+    assert all(chunk.embed_text is None for chunk in with_heading)
+    without = chunker.split(doc(body, source="/kb/corpus.jsonl", title=title))
+    assert without[0].embed_text == f"{title}\n{without[0].text}"
+    assert all(chunk.embed_text is None for chunk in without[1:])
+    assert [c.text for c in without] == [c.text for c in Chunker(minilm.count_tokens).split(doc(body, title=title))]
 
 
 def test_pdf_page_is_copied_onto_chunks(tmp_path: Path, chunker: Chunker) -> None:
@@ -230,7 +245,7 @@ def test_scifact_documents_have_no_title_only_or_tiny_chunks(chunker: Chunker, m
             assert min(tokens) >= 24, document.id
         assert all(chunk.text.strip() != (document.title or "").strip() for chunk in chunks), document.id
         assert chunks[0].embed_text is None  # the text starts with the title
-        assert all(c.embed_text == f"{document.title}\n{c.text}" for c in chunks[1:]), document.id
+        assert all(c.embed_text is None for c in chunks[1:]), document.id  # the title is spent once
 
 
 def test_twenty_megabytes_are_chunked_in_linear_time(minilm) -> None:  # type: ignore[no-untyped-def]

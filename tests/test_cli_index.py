@@ -160,3 +160,61 @@ def test_json_goes_to_stdout_alone(tmp_path: Path, sample_corpus: Path) -> None:
     )
     assert proc.returncode == 0, proc.stderr
     assert json.loads(proc.stdout)["added"] == 1
+
+
+_HEAVY_PROBE = """
+import sys
+from ragtune.cli.main import app
+try:
+    app(sys.argv[1:])
+except SystemExit as exc:
+    code = exc.code or 0
+else:
+    code = 0
+heavy = sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'sentence_transformers', 'transformers'})
+print('HEAVY', heavy, 'EXIT', code)
+"""
+
+
+def _heavy_modules_after(*args: str) -> tuple[str, str]:
+    """Run the real CLI in a fresh interpreter; the torch-family modules it imported, and its exit code."""
+    proc = subprocess.run([sys.executable, "-c", _HEAVY_PROBE, *args], capture_output=True, text=True, timeout=300)
+    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("HEAVY"))
+    heavy, code = line.removeprefix("HEAVY ").split(" EXIT ")
+    return heavy, code
+
+
+def test_commands_without_a_model_need_no_torch(tmp_path: Path, sample_corpus: Path, minilm) -> None:  # type: ignore[no-untyped-def]
+    """status, keyword and hybrid search, models list and --help read the store's record, never load torch."""
+    store = str(tmp_path / "store")
+    assert run("ingest", str(sample_corpus), "--store", store, "--json")[0] == 0
+    for args in (
+        ("--help",),
+        ("status", "--store", store, "--json"),
+        ("search", "429", "--mode", "bm25", "--store", store, "--json"),
+        ("search", "refund within 30 days", "--store", store, "--json"),
+        ("models", "list", "--store", store, "--json"),
+    ):
+        assert _heavy_modules_after(*args) == ("[]", "0"), args
+
+
+def test_store_record_gives_dimension_and_refuses_another_model(tmp_path: Path, sample_corpus: Path, minilm) -> None:  # type: ignore[no-untyped-def]
+    from ragtune.config import Settings
+    from ragtune.errors import ConfigError
+    from ragtune.workspace import Workspace
+
+    store = tmp_path / "store"
+    assert Workspace(Settings(store=store)).recorded_embedding() is None
+    assert run("ingest", str(sample_corpus), "--store", str(store), "--json")[0] == 0
+    with Workspace(Settings(store=store)) as ws:
+        recorded = ws.recorded_embedding()
+        assert recorded is not None and (recorded.model_id, recorded.dim) == (minilm.model_id, 384)
+        assert ws.index.stats().documents == 5
+    with (
+        Workspace(Settings(store=store, embedding="openai:text-embedding-3-small")) as ws,
+        pytest.raises(ConfigError, match="all-MiniLM-L6-v2"),
+    ):
+        ws.index  # noqa: B018
+    (store / "store.json").write_text("{not json", encoding="utf-8")
+    with Workspace(Settings(store=store)) as ws, pytest.raises(ConfigError, match=r"store\.json"):
+        ws.index  # noqa: B018

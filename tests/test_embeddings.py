@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 from pathlib import Path
 
@@ -54,3 +57,49 @@ def test_cache_embeds_each_content_hash_once(tmp_path: Path, minilm) -> None:  #
     reopened = CachedEmbedder(minilm, EmbeddingCache(tmp_path / "cache.sqlite"))
     reopened.embed(["alpha text"], ["a"])
     assert reopened.misses == 0
+
+
+def _scifact(shared_data: Path, name: str, limit: int) -> list[dict[str, str]]:
+    with (shared_data / "scifact" / name).open(encoding="utf-8") as handle:
+        return [json.loads(line) for line, _ in zip(handle, range(limit), strict=False)]
+
+
+def test_numpy_query_vectors_match_torch_and_rank_the_same(minilm, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
+    """Queries are embedded in numpy (no torch import); the vectors and the top-10 must be torch's."""
+    assert minilm.query_backend == "numpy"
+    queries = [q["text"] for q in _scifact(shared_data, "queries-train.jsonl", 60)]
+    queries.append("word " * 400)  # longer than the model's 256 tokens: truncated the same way
+    docs = minilm.embed_documents([f"{d['title']}\n{d['text']}" for d in _scifact(shared_data, "corpus.jsonl", 300)])
+    by_numpy = minilm.embed_queries(queries)
+    by_torch = minilm._model.encode(queries, normalize_embeddings=True, convert_to_numpy=True)
+    cosines = np.sum(by_numpy * by_torch, axis=1)
+    assert cosines.mean() >= 0.9999 and cosines.min() >= 0.9995
+    top_numpy = np.argsort(-(by_numpy @ docs.T), axis=1, kind="stable")[:, :10]
+    top_torch = np.argsort(-(by_torch @ docs.T), axis=1, kind="stable")[:, :10]
+    assert (top_numpy == top_torch).all()
+    assert np.allclose(minilm.embed_query(queries[0]), by_numpy[0], atol=1e-6)
+
+
+def test_token_counts_match_the_model_tokenizer(minilm) -> None:  # type: ignore[no-untyped-def]
+    """Chunk boundaries depend on the counts: the tokenizers-only counter must equal the model's tokenizer."""
+    texts = ["", "Hello, world!", "Ünïcödé façade — naïve café 東京", "x" * 3000, "refund " * 700, "a\n\nb\tc"]
+    model_tokenizer = minilm._model.tokenizer
+    for text in texts:
+        assert minilm.count_tokens(text) == len(model_tokenizer.encode(text, add_special_tokens=False)), text
+
+
+def test_construction_counting_and_queries_import_no_torch() -> None:
+    """Only document batches need sentence-transformers; everything else stays torch-free."""
+    script = (
+        "import sys\n"
+        "from ragtune.embeddings.local import LocalEmbedder\n"
+        "e = LocalEmbedder()\n"
+        "assert (e.dim, e.max_tokens) == (384, 256), (e.dim, e.max_tokens)\n"
+        "assert e.count_tokens('three small words') == 3\n"
+        "assert e.embed_query('how are refunds handled?').shape == (384,)\n"
+        "heavy = {'torch', 'sentence_transformers', 'transformers'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"

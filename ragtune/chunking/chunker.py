@@ -27,7 +27,8 @@ class Chunker:
       ``chunk_overlap`` tokens shared by neighbours; pieces under ``min_chunk_tokens`` (a lone
       heading, a trailing sentence) are merged into a neighbour, never left alone.
     - ``Chunk.embed_text`` is ``"{title}\\n{text}"`` when the document has a real title
-      (not just its file name) that the chunk does not already start with.
+      (not just its file name) that the chunk does not already start with: the first chunk and
+      every section chunk (which stands alone), or every chunk with ``title_every_chunk=True``.
     - Chunk ids hash the document id, the position and the embedded text, so chunking the
       same document again gives the same ids.
 
@@ -59,8 +60,9 @@ class Chunker:
         page = document.metadata.get("page")
         chunks: list[Chunk] = []
         for section, text in self._pieces(document):
-            embed_text = with_title(title, text)
             position = len(chunks)
+            titled = position == 0 or section is not None or self.options.title_every_chunk
+            embed_text = with_title(title, text) if titled else None
             digest = content_hash(embed_text if embed_text is not None else text)
             chunks.append(
                 Chunk(

@@ -26,4 +26,16 @@ def make_embedder(settings: Settings) -> Embedder:
     raise ConfigError(msg)
 
 
-__all__ = ["make_embedder"]
+def embedding_model_id(settings: Settings) -> str:
+    """The ``model_id`` that :func:`make_embedder` would give, without building the embedder."""
+    name = settings.embedding
+    if name == "local":
+        from ragtune.embeddings.local import MINILM_ID
+
+        return MINILM_ID
+    if name.startswith("openai:"):
+        return f"openai:{name.split(':', 1)[1] or 'text-embedding-3-small'}"
+    return make_embedder(settings).model_id  # raises the unknown-name error
+
+
+__all__ = ["embedding_model_id", "make_embedder"]

@@ -14,6 +14,7 @@ store or collection sees it. Two checks guard against mixing vector spaces:
 
 from __future__ import annotations
 
+import asyncio
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -23,7 +24,6 @@ from pydantic import BaseModel, ConfigDict
 
 from ragtune.embeddings.base import Embedder
 from ragtune.errors import ConfigError
-from ragtune.index.base import run_in_thread
 
 if TYPE_CHECKING:
     from ragtune.index.base import Index
@@ -49,8 +49,8 @@ class Fingerprint(BaseModel):
 
     @classmethod
     def of(cls, embedder: Embedder) -> Fingerprint:
-        """Embed the canary texts with ``embedder`` (loads its model)."""
-        rows = embedder.embed_documents(list(CANARY_TEXTS))
+        """Embed the canary texts with ``embedder``'s query path (the one every search takes)."""
+        rows = embedder.embed_queries(list(CANARY_TEXTS))
         return cls(
             model_id=embedder.model_id,
             dim=int(rows.shape[1]),
@@ -76,7 +76,7 @@ def check_canaries(stored: Fingerprint, embedder: Embedder, where: str) -> None:
     """Refuse an embedder whose canary vectors no longer match the stored ones (same name, other model)."""
     if not stored.canaries:
         return
-    now = embedder.embed_documents(list(stored.canaries))
+    now = embedder.embed_queries(list(stored.canaries))  # the query path: no torch for the local model
     then = np.asarray(stored.vectors, dtype=np.float32)
     similarity = 0.0 if now.shape != then.shape else float(np.min(np.sum(now * then, axis=1)))
     if similarity < MIN_CANARY_SIMILARITY:
@@ -148,11 +148,11 @@ class VerifiedEmbedder(Embedder):
         return self.inner.embed_queries(texts)
 
     async def aembed_query(self, text: str) -> np.ndarray:
-        await run_in_thread(self._verify)
+        await asyncio.to_thread(self._verify)
         return await self.inner.aembed_query(text)
 
     async def aembed_documents(self, texts: Sequence[str]) -> np.ndarray:
-        await run_in_thread(self._verify)
+        await asyncio.to_thread(self._verify)
         return await self.inner.aembed_documents(texts)
 
     def _embed(self, texts: list[str], *, is_query: bool) -> np.ndarray:

@@ -9,7 +9,9 @@ state last, so an ingest killed half-way and run again ends with exactly the
 index a clean run gives.
 
 Loading and chunking run in a background thread, feeding the embedder in
-large batches, so file I/O and parsing overlap with model time.
+large batches, and each embedded batch is written to the index by a writer
+thread while the next one embeds, so file I/O, parsing and index writes all
+overlap with model time.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import queue
 import threading
 import time
 from collections.abc import Iterator, Sequence
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -130,10 +133,17 @@ class Syncer:
         failed_sources: set[str] = set()
         misses_before = self.embedder.misses
         processed = 0
-        for batch in self._batches(paths, existing, result, seen, failed_sources):
-            self._write_batch(batch, existing, result)
-            processed += len(batch)
-            report(self.progress, "ingest", processed + result.unchanged, message="documents")
+        writing: Future[IngestReport] | None = None
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="ragtune-ingest-writer") as writer:
+            for batch in self._batches(paths, existing, result, seen, failed_sources):
+                vectors = self._embed_batch(batch)
+                if writing is not None:  # at most one batch written while the next one embeds
+                    _merge_counts(result, writing.result())
+                writing = writer.submit(self._write_batch, batch, vectors, existing)
+                processed += len(batch)
+                report(self.progress, "ingest", processed + result.unchanged, message="documents")
+            if writing is not None:
+                _merge_counts(result, writing.result())
         if self.delete_missing:
             self._delete_missing(paths, existing, seen, failed_sources, result)
         result.chunks_embedded = self.embedder.misses - misses_before
@@ -206,15 +216,22 @@ class Syncer:
         seen.add(document.id)
         return True
 
-    def _write_batch(self, batch: list[_Pending], existing: dict[str, DocumentState], result: IngestReport) -> None:
+    def _embed_batch(self, batch: list[_Pending]) -> np.ndarray:
         chunks = [c for p in batch for c in p.chunks]
-        vectors = self.embedder.embed([c.text_for_embedding for c in chunks], [c.content_hash for c in chunks])
+        return self.embedder.embed([c.text_for_embedding for c in chunks], [c.content_hash for c in chunks])
+
+    def _write_batch(
+        self, batch: list[_Pending], vectors: np.ndarray, existing: dict[str, DocumentState]
+    ) -> IngestReport:
+        """Write one embedded batch (in the writer thread); its counts come back to be merged by the caller."""
+        counts = IngestReport(tenant=self.tenant)
         offset = 0
         for pending in batch:
             count = len(pending.chunks)
             doc_vectors = vectors[offset : offset + count]
             offset += count
-            self._write_document(pending, doc_vectors, existing.get(pending.document.id), result)
+            self._write_document(pending, doc_vectors, existing.get(pending.document.id), counts)
+        return counts
 
     def _write_document(
         self, pending: _Pending, vectors: np.ndarray, old: DocumentState | None, result: IngestReport
@@ -261,6 +278,11 @@ class Syncer:
         if gone:
             result.chunks_deleted += self.index.delete_documents(gone, tenant=self.tenant)
             result.deleted += len(gone)
+
+
+def _merge_counts(result: IngestReport, counts: IngestReport) -> None:
+    for name in ("added", "updated", "chunks_added", "chunks_deleted", "chunks_unchanged"):
+        setattr(result, name, getattr(result, name) + getattr(counts, name))
 
 
 def sync_paths(
