@@ -1,0 +1,80 @@
+"""Loop detection for generated text: find a phrase the model repeats back to back.
+
+Small models decoding greedily fall into loops ("leaves fall, leaves fall, ...") until the
+token limit. A loop is a suffix of the text that is periodic: the same unit of ``L``
+characters repeated. The chat model stops generating once a loop is long enough and keeps
+the first copy only; while a repeat is merely suspected, it holds that text back from the
+stream so nothing it later trims was already shown.
+
+Example:
+    >>> text = "A haiku: leaves fall, leaves fall, leaves fall, leaves fall, leaves f"
+    >>> loop = find_loop(text)
+    >>> text[: loop.keep]
+    'A haiku: leaves fall,'
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+MIN_LOOP_COPIES = 3
+"""A unit must appear at least this many times in a row to be a loop."""
+MIN_LOOP_CHARS = 32
+"""...and the repeated run must be at least this long (so "..." or "ha ha" are not loops)."""
+MIN_SUSPECT_CHARS = 16
+"""A run this long with two copies is held back from the stream until it resolves."""
+MAX_UNIT_CHARS = 400
+"""Longest unit checked (a repeated paragraph)."""
+
+
+@dataclass(frozen=True)
+class Repeat:
+    """A periodic suffix of the text: ``unit`` characters repeated over the last ``run`` characters."""
+
+    unit: int
+    run: int
+    length: int
+    """Length of the text it was found in."""
+
+    @property
+    def copies(self) -> float:
+        return self.run / self.unit
+
+    @property
+    def keep(self) -> int:
+        """Where to cut the text to keep the text before the run and one copy of the unit."""
+        return self.length - self.run + self.unit
+
+    @property
+    def is_loop(self) -> bool:
+        return self.run >= MIN_LOOP_COPIES * self.unit and self.run >= MIN_LOOP_CHARS
+
+
+def tail_repeat(text: str, *, max_unit: int = MAX_UNIT_CHARS) -> Repeat | None:
+    """The shortest unit whose repetition covers the end of ``text`` at least twice, if any."""
+    n = len(text)
+    for unit in range(1, min(max_unit, n // 2) + 1):
+        if text[n - unit :] != text[n - 2 * unit : n - unit]:
+            continue
+        i = n - 2 * unit - 1
+        while i >= 0 and text[i] == text[i + unit]:
+            i -= 1
+        run = n - 1 - i
+        if run >= max(2 * unit, MIN_SUSPECT_CHARS):
+            return Repeat(unit=unit, run=run, length=n)
+    return None
+
+
+def find_loop(text: str) -> Repeat | None:
+    """The loop at the end of ``text`` (see :attr:`Repeat.is_loop`), or ``None``."""
+    repeat = tail_repeat(text)
+    return repeat if repeat is not None and repeat.is_loop else None
+
+
+def suspect_start(text: str) -> int | None:
+    """Where a possible loop would be cut: text from here on should not be streamed yet."""
+    repeat = tail_repeat(text)
+    return repeat.keep if repeat is not None else None
+
+
+__all__ = ["MIN_LOOP_CHARS", "MIN_LOOP_COPIES", "Repeat", "find_loop", "suspect_start", "tail_repeat"]
