@@ -11,6 +11,9 @@ Example:
     >>> loop = find_loop(text)
     >>> text[: loop.keep]
     'A haiku: leaves fall,'
+    >>> text = "Leaves fall but the fate is determined, " + "a leaf's fate is determined, " * 3 + "a leaf"
+    >>> text[: find_loop(text).keep]
+    "Leaves fall but the fate is determined, a leaf's fate is determined,"
 """
 
 from __future__ import annotations
@@ -25,6 +28,7 @@ MIN_SUSPECT_CHARS = 16
 """A run this long with two copies is held back from the stream until it resolves."""
 MAX_UNIT_CHARS = 400
 """Longest unit checked (a repeated paragraph)."""
+_BOUNDARIES = (".", "!", "?", ",", ";", ":", "\n")
 
 
 @dataclass(frozen=True)
@@ -40,10 +44,15 @@ class Repeat:
     def copies(self) -> float:
         return self.run / self.unit
 
+    start: int = 0
+    """Where the repeated run begins."""
+    cut: int | None = None
+    """Where to cut the text: after one full copy, at the next phrase boundary (see :func:`tail_repeat`)."""
+
     @property
     def keep(self) -> int:
         """Where to cut the text to keep the text before the run and one copy of the unit."""
-        return self.length - self.run + self.unit
+        return self.cut if self.cut is not None else self.start + self.unit
 
     @property
     def is_loop(self) -> bool:
@@ -61,8 +70,20 @@ def tail_repeat(text: str, *, max_unit: int = MAX_UNIT_CHARS) -> Repeat | None:
             i -= 1
         run = n - 1 - i
         if run >= max(2 * unit, MIN_SUSPECT_CHARS):
-            return Repeat(unit=unit, run=run, length=n)
+            start = n - run
+            return Repeat(unit=unit, run=run, length=n, start=start, cut=_phrase_end(text, start, unit))
     return None
+
+
+def _phrase_end(text: str, start: int, unit: int) -> int:
+    """The first cut after one full copy (trailing spaces aside) that ends at punctuation or a line break."""
+    least = start + unit
+    while least > start and text[least - 1].isspace():
+        least -= 1
+    for i in range(max(least - 1, start), min(start + 2 * unit, len(text))):
+        if text[i] in _BOUNDARIES:
+            return i + 1
+    return start + unit
 
 
 def find_loop(text: str) -> Repeat | None:
