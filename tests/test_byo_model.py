@@ -55,7 +55,7 @@ def tiny_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 def test_folder_loads_once_and_generates(tiny_model: Path) -> None:
-    model, tokenizer = load_local_model(model=str(tiny_model))
+    model, _ = load_local_model(model=str(tiny_model))
     again, _ = load_local_model(model=str(tiny_model))
     assert again is model  # loaded once per process
     assert type(model).__name__ == "LlamaForCausalLM" and model.config.hidden_size == 32
@@ -101,7 +101,7 @@ def test_missing_model_errors_say_how_to_get_it(tmp_path: Path, monkeypatch: pyt
 
     empty = tmp_path / "empty"
     empty.mkdir()
-    with pytest.raises(ModelError, match="config.json"):
+    with pytest.raises(ModelError, match=r"config\.json"):
         resolve_source(str(empty))
 
     monkeypatch.setenv("HF_HUB_OFFLINE", "1")
