@@ -43,6 +43,7 @@ SETTINGS = {
     "penalty 1.0 + loop stop": {"repetition_penalty": 1.0},
     "penalty 1.1 + loop stop (default)": {},
 }
+SAME_QA_AS = {"penalty 1.0 + loop stop"}
 
 
 def max_ngram_repeats(text: str, n: int = 4) -> int:
@@ -85,6 +86,7 @@ def main() -> None:
     parser.add_argument("--skip-degenerate", action="store_true")
     args = parser.parse_args()
     questions = squad_questions(args.questions)
+    n = len(questions)
     rows = []
     for name, overrides in SETTINGS.items():
         loops = []
@@ -96,6 +98,9 @@ def main() -> None:
                     f"{reply.response_metadata['finish_reason']}/{reply.usage_metadata['output_tokens']}"
                     f"/x{max_ngram_repeats(str(reply.content))}"
                 )
+        if name in SAME_QA_AS:  # identical decoding on short answers: loop stop never triggers there
+            rows.append([name, " ".join(loops) or "-", "as above", "as above"])
+            continue
         qa_model = LocalChatModel(max_new_tokens=args.max_new_tokens, **overrides)
         contains, f1 = 0, 0.0
         for q in questions:
@@ -106,8 +111,7 @@ def main() -> None:
             text = str(qa_model.invoke(prompt).content)
             contains += any(_normalize(a) in _normalize(text) for a in q["answers"])
             f1 += max(_f1(text, a) for a in q["answers"])
-        n = len(questions)
-        rows.append([name, " ".join(loops) or "-", f"{contains / n:.2f}", f"{f1 / n:.3f}"])
+            rows.append([name, " ".join(loops) or "-", f"{contains / n:.2f}", f"{f1 / n:.3f}"])
     print_table(
         f"Local SmolLM2 repetition control ({n} SQuAD questions, greedy)",
         ["decoding", "degenerate prompts finish/tokens/max 4-gram repeats", "SQuAD contains", "SQuAD F1"],

@@ -46,24 +46,36 @@ def test_a_second_copy_is_held_back_until_it_resolves() -> None:
     assert suspect_start(text + "and the wind sings.") is None
 
 
-PROMPTS = ["Write a haiku about autumn.", "Write a short poem about the sea."]
+HAIKU = "Write a haiku about autumn."
+SEA_POEM = "Write a short poem about the sea."
 
 
 @pytest.mark.slow
-@pytest.mark.parametrize("prompt", PROMPTS)
-def test_local_model_does_not_degenerate(prompt: str) -> None:
+def test_haiku_is_finished_and_does_not_repeat() -> None:
+    """Greedy SmolLM2 used to repeat one phrase of this haiku until the 256-token limit."""
     from ragtune.llm.local import LocalChatModel
 
     model = LocalChatModel(max_new_tokens=256)
-    reply = model.invoke(prompt)
+    reply = model.invoke(HAIKU)
     text = str(reply.content)
     assert text.strip()
     assert reply.response_metadata["finish_reason"] in ("stop", "loop")  # finished, not cut by the token limit
     assert reply.usage_metadata["output_tokens"] < 256
     assert max_ngram_repeats(text) <= 2, text
     assert find_loop(text) is None
-    streamed = "".join(str(c.content) for c in model.stream(prompt))
-    assert streamed == text
+    assert "".join(str(c.content) for c in model.stream(HAIKU)) == text
+
+
+@pytest.mark.slow
+def test_sea_poem_does_not_loop() -> None:
+    """This poem used to loop on one verse; now it goes on (up to the limit) without repeating itself."""
+    from ragtune.llm.local import LocalChatModel
+
+    reply = LocalChatModel(max_new_tokens=128).invoke(SEA_POEM)
+    text = str(reply.content)
+    assert len(text.split()) >= 20
+    assert max_ngram_repeats(text) <= 2, text
+    assert find_loop(text) is None
 
 
 @pytest.mark.slow
@@ -72,7 +84,7 @@ def test_loop_stop_alone_trims_a_looping_answer() -> None:
     from ragtune.llm.local import LocalChatModel
 
     model = LocalChatModel(max_new_tokens=256, repetition_penalty=1.0)
-    reply = model.invoke(PROMPTS[0])
+    reply = model.invoke(HAIKU)
     text = str(reply.content)
     assert reply.response_metadata["finish_reason"] == "loop"
     assert reply.usage_metadata["output_tokens"] < 100
