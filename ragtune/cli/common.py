@@ -23,6 +23,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import click
 import typer
 from pydantic import BaseModel
 from rich.console import Console
@@ -130,6 +131,10 @@ def with_settings(func: F) -> F:
             fail(str(exc), code=code, kind=type(exc).__name__)
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
+        except click.ClickException as exc:  # e.g. typer.BadParameter raised by a command
+            if not _json_errors.get():
+                raise
+            fail(exc.format_message(), code=exc.exit_code, kind=type(exc).__name__)
         except Exception as exc:
             if not _json_errors.get():
                 raise
