@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass
 
 MIN_LOOP_COPIES = 3
@@ -25,7 +26,9 @@ MIN_LOOP_COPIES = 3
 MIN_LOOP_CHARS = 32
 """...and the repeated run must be at least this long (so "..." or "ha ha" are not loops)."""
 MIN_SUSPECT_CHARS = 16
-"""A run this long with two copies is held back from the stream until it resolves."""
+"""Shortest run :func:`tail_repeat` reports."""
+MIN_SUSPECT_MATCH = 12
+"""Characters the end must repeat from one unit earlier before the stream holds text back."""
 MAX_UNIT_CHARS = 400
 """Longest unit checked (a repeated paragraph)."""
 _BOUNDARIES = (".", "!", "?", ",", ";", ":", "\n")
@@ -59,19 +62,25 @@ class Repeat:
         return self.run >= MIN_LOOP_COPIES * self.unit and self.run >= MIN_LOOP_CHARS
 
 
-def tail_repeat(text: str, *, max_unit: int = MAX_UNIT_CHARS) -> Repeat | None:
-    """The shortest unit whose repetition covers the end of ``text`` at least twice, if any."""
+def _repeats(text: str, max_unit: int = MAX_UNIT_CHARS) -> Iterator[Repeat]:
+    """Every unit length whose shift matches the end of ``text``, shortest first, with its periodic run."""
     n = len(text)
-    for unit in range(1, min(max_unit, n // 2) + 1):
-        if text[n - unit :] != text[n - 2 * unit : n - unit]:
+    for unit in range(1, min(max_unit, n - 1) + 1):
+        i = n - 1 - unit
+        if text[i] != text[n - 1]:
             continue
-        i = n - 2 * unit - 1
         while i >= 0 and text[i] == text[i + unit]:
             i -= 1
         run = n - 1 - i
-        if run >= max(2 * unit, MIN_SUSPECT_CHARS):
-            start = n - run
-            return Repeat(unit=unit, run=run, length=n, start=start, cut=_phrase_end(text, start, unit))
+        start = n - run
+        yield Repeat(unit=unit, run=run, length=n, start=start, cut=_phrase_end(text, start, unit))
+
+
+def tail_repeat(text: str, *, max_unit: int = MAX_UNIT_CHARS) -> Repeat | None:
+    """The shortest unit whose repetition covers the end of ``text`` at least twice, if any."""
+    for repeat in _repeats(text, max_unit):
+        if repeat.run >= max(2 * repeat.unit, MIN_SUSPECT_CHARS):
+            return repeat
     return None
 
 
@@ -88,14 +97,28 @@ def _phrase_end(text: str, start: int, unit: int) -> int:
 
 def find_loop(text: str) -> Repeat | None:
     """The loop at the end of ``text`` (see :attr:`Repeat.is_loop`), or ``None``."""
-    repeat = tail_repeat(text)
-    return repeat if repeat is not None and repeat.is_loop else None
+    return next((r for r in _repeats(text) if r.is_loop), None)
 
 
 def suspect_start(text: str) -> int | None:
-    """Where a possible loop would be cut: text from here on should not be streamed yet."""
-    repeat = tail_repeat(text)
-    return repeat.keep if repeat is not None else None
+    """Where a possible loop would be cut, when that is inside ``text``: text from there should not be streamed yet.
+
+    A repeat is suspected as soon as the end of the text has matched the text one unit earlier
+    for :data:`MIN_SUSPECT_MATCH` characters, so the cut point is held back before the second
+    copy is complete.
+    """
+    for repeat in _repeats(text):
+        if repeat.run - repeat.unit >= MIN_SUSPECT_MATCH and repeat.keep < repeat.length:
+            return repeat.keep
+    return None
 
 
-__all__ = ["MIN_LOOP_CHARS", "MIN_LOOP_COPIES", "Repeat", "find_loop", "suspect_start", "tail_repeat"]
+__all__ = [
+    "MIN_LOOP_CHARS",
+    "MIN_SUSPECT_MATCH",
+    "MIN_LOOP_COPIES",
+    "Repeat",
+    "find_loop",
+    "suspect_start",
+    "tail_repeat",
+]
