@@ -38,7 +38,7 @@ DEGENERATE = [
     "Write a short poem about the sea.",
     "Write a limerick about a cat.",
 ]
-SETTINGS = {
+SETTINGS: dict[str, dict[str, Any]] = {
     "penalty 1.0, no loop stop (before)": {"repetition_penalty": 1.0, "stop_loops": False},
     "penalty 1.0 + loop stop": {"repetition_penalty": 1.0},
     "penalty 1.1 + loop stop (default)": {},
@@ -84,11 +84,14 @@ def main() -> None:
     parser.add_argument("--questions", type=int, default=20)
     parser.add_argument("--max-new-tokens", type=int, default=48)
     parser.add_argument("--skip-degenerate", action="store_true")
+    parser.add_argument("--only", choices=sorted(SETTINGS), help="Run one decoding setting.")
     args = parser.parse_args()
     questions = squad_questions(args.questions)
     n = len(questions)
     rows = []
     for name, overrides in SETTINGS.items():
+        if args.only and name != args.only:
+            continue
         loops = []
         if not args.skip_degenerate:
             model = LocalChatModel(max_new_tokens=256, **overrides)
@@ -111,7 +114,7 @@ def main() -> None:
             text = str(qa_model.invoke(prompt).content)
             contains += any(_normalize(a) in _normalize(text) for a in q["answers"])
             f1 += max(_f1(text, a) for a in q["answers"])
-            rows.append([name, " ".join(loops) or "-", f"{contains / n:.2f}", f"{f1 / n:.3f}"])
+        rows.append([name, " ".join(loops) or "-", f"{contains / n:.2f}", f"{f1 / n:.3f}"])
     print_table(
         f"Local SmolLM2 repetition control ({n} SQuAD questions, greedy)",
         ["decoding", "degenerate prompts finish/tokens/max 4-gram repeats", "SQuAD contains", "SQuAD F1"],
