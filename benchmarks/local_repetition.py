@@ -1,7 +1,8 @@
 """Repetition control on the local model: degenerate prompts end cleanly, factual answers stay right.
 
-Two measurements, each under two decoding settings (``repetition_penalty`` 1.0 = today's
-greedy decoding, and the default 1.1), both with loop stopping on and off:
+Two measurements under several decoding settings (``repetition_penalty`` 1.0 = the old
+greedy decoding, 1.05, and the default 1.1, applied to the answer's tokens only), with loop
+stopping on and off:
 
 * degeneration: prompts that loop today ("Write a haiku about autumn." ...), answered with
   up to 256 new tokens. Reported: finish reason, output tokens, the most any word 4-gram
@@ -41,6 +42,7 @@ DEGENERATE = [
 SETTINGS: dict[str, dict[str, Any]] = {
     "penalty 1.0, no loop stop (before)": {"repetition_penalty": 1.0, "stop_loops": False},
     "penalty 1.0 + loop stop": {"repetition_penalty": 1.0},
+    "penalty 1.05 + loop stop": {"repetition_penalty": 1.05},
     "penalty 1.1 + loop stop (default)": {},
 }
 SAME_QA_AS = {"penalty 1.0 + loop stop"}
