@@ -1,7 +1,7 @@
 """Repetition control on the local model: degenerate prompts end cleanly, factual answers stay right.
 
 Two measurements under several decoding settings (``repetition_penalty`` 1.0 = the old
-greedy decoding, 1.05, and the default 1.1, applied to the answer's tokens only), with loop
+greedy decoding, the default 1.05, and 1.1, applied to the answer's tokens only), with loop
 stopping on and off:
 
 * degeneration: prompts that loop today ("Write a haiku about autumn." ...), answered with
@@ -42,8 +42,8 @@ DEGENERATE = [
 SETTINGS: dict[str, dict[str, Any]] = {
     "penalty 1.0, no loop stop (before)": {"repetition_penalty": 1.0, "stop_loops": False},
     "penalty 1.0 + loop stop": {"repetition_penalty": 1.0},
-    "penalty 1.05 + loop stop": {"repetition_penalty": 1.05},
-    "penalty 1.1 + loop stop (default)": {},
+    "penalty 1.05 + loop stop (default)": {},
+    "penalty 1.1 + loop stop": {"repetition_penalty": 1.1},
 }
 SAME_QA_AS = {"penalty 1.0 + loop stop"}
 
