@@ -14,7 +14,7 @@ from enum import Enum
 from pathlib import Path
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
 from ragtune.errors import ConfigError
 
@@ -45,20 +45,38 @@ class Settings(BaseModel):
     """Weaviate's HTTP endpoint; ``embedded://`` starts embedded Weaviate where it can be downloaded."""
     weaviate_grpc_port: int = 50051
     """Weaviate's gRPC port on the same host."""
-    weaviate_api_key: str | None = None
-    """API key for Weaviate Cloud or a secured server."""
+    weaviate_api_key: SecretStr | None = None
+    """API key for Weaviate Cloud or a secured server (``.get_secret_value()``; hidden from ``repr``)."""
     collection: str = "Ragtune"
     """Weaviate collection name (the embedded store ignores it)."""
     embedding: str = "local"
     """``local`` (all-MiniLM-L6-v2, offline) or ``openai:<model>`` such as ``openai:text-embedding-3-small``."""
-    openai_api_key: str | None = None
-    """Key for OpenAI embeddings and chat models (falls back to ``OPENAI_API_KEY``)."""
+    openai_api_key: SecretStr | None = None
+    """Key for OpenAI embeddings and chat models (falls back to ``OPENAI_API_KEY``; hidden from ``repr``)."""
     openai_base_url: str | None = None
     """Any OpenAI-compatible server (falls back to ``OPENAI_BASE_URL``)."""
     chunk_size: int = Field(default=200, ge=16)
     """Target chunk length in the embedder's tokens."""
     chunk_overlap: int = Field(default=32, ge=0)
     """Tokens shared by consecutive chunks of one document."""
+    chat_model: str | None = None
+    """The chat model used as ``base`` for this run: ``local``, ``local:<hf-id-or-path>`` or ``openai:<model-id>``;
+    unset = the registry's ``base`` entry."""
+
+    @field_validator("chat_model")
+    @classmethod
+    def _valid_chat_model(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        from ragtune.llm.registry import parse_chat_model
+
+        parse_chat_model(value)  # raises ConfigError (a ValueError) naming the accepted forms
+        return value.strip()
+
+    def secret(self, name: str) -> str | None:
+        """The plain value of a secret setting (``openai_api_key``, ``weaviate_api_key``), or ``None``."""
+        value = getattr(self, name)
+        return value.get_secret_value() if isinstance(value, SecretStr) else value
 
     @classmethod
     def load(cls, overrides: Mapping[str, Any] | None = None, *, config_file: str | Path | None = None) -> Settings:

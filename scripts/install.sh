@@ -20,3 +20,6 @@ if [ "$(cat "$stamp" 2>/dev/null)" != "$want" ] || ! python -c "import ragtune" 
   python -m pip install -q -e ".[dev]"
   echo "$want" > "$stamp"
 fi
+# De-quantize the packaged local chat model once now, so the first `ragtune ask` is fast
+# (returns at once when the cache is already built).
+python -m ragtune.llm.warm || echo "warning: the local model could not be prepared now; ragtune will retry on first use" >&2

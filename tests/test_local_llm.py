@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from ragtune.llm import LOCAL_MODEL_ID, ModelEntry, context_window, make_chat_model
+from ragtune.llm import loader as local_loader
 from ragtune.llm import local as local_llm
 from ragtune.llm.local import LocalChatModel, load_local_model
 
@@ -28,9 +29,14 @@ def answer(chat: LocalChatModel):  # type: ignore[no-untyped-def]
 
 def test_second_load_comes_from_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setenv("RAGTUNE_CACHE_DIR", str(tmp_path))
+    import gguf
+
+    reader, name_map = gguf.GGUFReader, gguf.get_tensor_name_map
     local_llm.clear_loaded_models()
     try:
         first, _ = load_local_model()
+        # the GGUF parsing shortcut is scoped to the load: gguf's functions are the originals again
+        assert (gguf.GGUFReader, gguf.get_tensor_name_map) == (reader, name_map)
 
         folder = tmp_path / "models" / LOCAL_MODEL_ID
         assert local_llm.cache_dir() == folder
@@ -40,10 +46,10 @@ def test_second_load_comes_from_cache(tmp_path: Path, monkeypatch: pytest.Monkey
 
         local_llm.clear_loaded_models()
 
-        def no_gguf(gguf: Path) -> None:
+        def no_gguf(path: Path) -> None:
             raise AssertionError("the second load parsed the GGUF file instead of reading the cache")
 
-        monkeypatch.setattr(local_llm, "_load_from_gguf", no_gguf)
+        monkeypatch.setattr(local_loader, "_load_from_gguf", no_gguf)
         second, _ = load_local_model()
     finally:
         local_llm.clear_loaded_models()  # later tests use the default cache again

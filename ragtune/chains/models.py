@@ -82,7 +82,9 @@ class ChainModel:
     ) -> ChainModel:
         """The model a registry entry names (``ragtune.llm.ModelEntry``), built by ``make_chat_model``."""
         from ragtune.llm.factory import make_chat_model
+        from ragtune.llm.registry import resolve_entry
 
+        entry = resolve_entry(entry, settings)  # --chat-model replaces ``base`` for the run
         if max_new_tokens is not None:
             kwargs["max_new_tokens" if entry.provider == "local" else "max_tokens"] = max_new_tokens
         chat = make_chat_model(entry, settings, **kwargs)

@@ -2,22 +2,28 @@
 
 ``@with_settings`` adds ``--store``, ``--backend``, ``--weaviate-url``,
 ``--weaviate-grpc-port``, ``--weaviate-api-key``, ``--collection``,
-``--embedding`` and ``--config`` to a command's signature and hands the
-command a resolved :class:`~ragtune.config.Settings` as ``settings``.
+``--embedding``, ``--chat-model`` and ``--config`` to a command's signature and
+hands the command a resolved :class:`~ragtune.config.Settings` as ``settings``.
 Unset flags fall back to ``RAGTUNE_<NAME>`` variables and the config file.
+
+With ``--json``, a failing command still prints exactly one JSON document on
+stdout, ``{"error": {"type": ..., "message": ...}}``, with the usual exit code.
 """
 
 from __future__ import annotations
 
+import contextvars
 import functools
 import inspect
 import json
+import logging
 import sys
 import typing
 from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
+import click
 import typer
 from pydantic import BaseModel
 from rich.console import Console
@@ -78,6 +84,18 @@ _COMMON: list[inspect.Parameter] = [
         annotation=Annotated[str | None, typer.Option("--embedding", help="local (default) or openai:<model>.")],
     ),
     inspect.Parameter(
+        "chat_model",
+        inspect.Parameter.KEYWORD_ONLY,
+        default=None,
+        annotation=Annotated[
+            str | None,
+            typer.Option(
+                "--chat-model",
+                help="Chat model used as base for this run: local, local:<hf-id-or-path> or openai:<model-id>.",
+            ),
+        ],
+    ),
+    inspect.Parameter(
         "config",
         inspect.Parameter.KEYWORD_ONLY,
         default=None,
@@ -85,6 +103,9 @@ _COMMON: list[inspect.Parameter] = [
     ),
 ]
 _COMMON_NAMES = [p.name for p in _COMMON]
+_JSON_PARAMS = ("json_out",)
+_json_errors: contextvars.ContextVar[bool] = contextvars.ContextVar("ragtune_json_errors", default=False)
+log = logging.getLogger(__name__)
 
 
 def with_settings(func: F | None = None, *, backend_flag: str = "--backend") -> Any:
@@ -108,11 +129,26 @@ def with_settings(func: F | None = None, *, backend_flag: str = "--backend") -> 
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         common = {name: kwargs.pop(name, None) for name in _COMMON_NAMES}
         config_file = common.pop("config")
+        token = _json_errors.set(any(kwargs.get(name) for name in _JSON_PARAMS))
         try:
             settings = Settings.load(common, config_file=config_file)
             return func(*args, settings=settings, **kwargs)
         except RagtuneError as exc:
-            fail(str(exc), code=EXIT_USAGE if isinstance(exc, ValueError) and _is_usage(exc) else EXIT_FAILED)
+            code = EXIT_USAGE if isinstance(exc, ValueError) and _is_usage(exc) else EXIT_FAILED
+            fail(str(exc), code=code, kind=type(exc).__name__)
+        except (typer.Exit, typer.Abort, KeyboardInterrupt):
+            raise
+        except click.ClickException as exc:  # e.g. typer.BadParameter raised by a command
+            if not _json_errors.get():
+                raise
+            fail(exc.format_message(), code=exc.exit_code, kind=type(exc).__name__)
+        except Exception as exc:
+            if not _json_errors.get():
+                raise
+            log.debug("%s failed", func.__name__, exc_info=True)
+            fail(f"{type(exc).__name__}: {exc}", code=EXIT_FAILED, kind=type(exc).__name__)
+        finally:
+            _json_errors.reset(token)
 
     wrapper.__signature__ = signature.replace(parameters=[*own, *common], return_annotation=None)  # type: ignore[attr-defined]
     return wrapper
@@ -132,9 +168,16 @@ def _is_usage(exc: Exception) -> bool:
     return isinstance(exc, ConfigError)
 
 
-def fail(message: str, *, code: int = EXIT_FAILED) -> None:
-    """Print an error on stderr and exit with ``code``."""
+def fail(message: str, *, code: int = EXIT_FAILED, kind: str | None = None) -> typing.NoReturn:
+    """Print an error and exit with ``code``: on stderr, and as one JSON document on stdout under ``--json``.
+
+    Args:
+        kind: the JSON ``error.type``; default ``usage`` for exit code 2, else ``error``.
+    """
     console.print(f"[bold red]error:[/] {message}", highlight=False)
+    if _json_errors.get():
+        kind = kind or ("usage" if code == EXIT_USAGE else "error")
+        emit_json({"error": {"type": kind, "message": message}})
     raise typer.Exit(code)
 
 

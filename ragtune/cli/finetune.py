@@ -1,4 +1,4 @@
-"""``ragtune finetune prepare|train|status|cancel|eval|diff|generate`` and ``ragtune models list``."""
+"""``ragtune finetune prepare|train|status|cancel|eval|diff|generate`` (``ragtune models`` is in :mod:`.models`)."""
 
 from __future__ import annotations
 
@@ -18,9 +18,7 @@ if TYPE_CHECKING:
 finetune_app = typer.Typer(
     help="Prepare data, fine-tune (OpenAI or local LoRA), evaluate, keep fresh.", no_args_is_help=True
 )
-models_app = typer.Typer(help="Registered chat models.", no_args_is_help=True)
 app.add_typer(finetune_app, name="finetune")
-app.add_typer(models_app, name="models")
 
 NameOpt = Annotated[str, typer.Option("--name", help="Registry name of the fine-tuned model.")]
 PollOpt = Annotated[float, typer.Option("--poll-interval", help="OpenAI: seconds between status polls.")]
@@ -396,45 +394,6 @@ def _generator(kind: str, registry: Any, settings: Settings) -> Any:
 
         return ChatQAGenerator(make_chat_model(registry.get("base"), settings, max_new_tokens=256))
     fail(f"--generator must be template or chat, got {kind!r}", code=2)
-
-
-# -- models list ------------------------------------------------------------------------------------
-@models_app.command("list")
-@with_settings
-def list_models(json_out: JsonFlag = False, *, settings: Settings) -> None:
-    """List registered models; fine-tuned models whose source documents changed are flagged stale."""
-    from rich.table import Table
-
-    from ragtune.finetune.freshness import stale_documents
-    from ragtune.llm.registry import ModelRegistry
-    from ragtune.workspace import REGISTRY_NAME
-
-    entries = ModelRegistry(Path(settings.store) / REGISTRY_NAME).list()
-    index = _open_existing_index(settings)
-    rows = []
-    for entry in entries:
-        stale = stale_documents(entry, index) if index is not None and entry.snapshot else {}
-        fresh = None if index is None and entry.snapshot else not stale
-        rows.append({**entry.model_dump(mode="json"), "stale_documents": stale, "fresh": fresh})
-    if index is not None:
-        index.close()
-    if json_out:
-        emit_json(rows)
-        return
-    table = Table(title=f"Models in {settings.store}")
-    for column in ("name", "provider", "model", "base", "metrics", "freshness"):
-        table.add_column(column, overflow="fold")
-    for row in rows:
-        metrics = ", ".join(f"{k}={v:.3g}" for k, v in list(row["metrics"].items())[:4])
-        if row["stale_documents"]:
-            docs = ", ".join(f"{d} ({why})" for d, why in row["stale_documents"].items())
-            freshness = f"[red]STALE[/]: {docs}"
-        elif row["fresh"] is None:
-            freshness = "unknown (no index)"
-        else:
-            freshness = "[green]fresh[/]" if row["snapshot"] else "-"
-        table.add_row(row["name"], row["provider"], row["model_id"], row["base"] or "-", metrics or "-", freshness)
-    console.print(table)
 
 
 def _open_existing_index(settings: Settings) -> Index | None:

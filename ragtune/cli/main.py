@@ -36,7 +36,7 @@ def _register() -> None:
     """Import command modules so they attach to ``app`` (each guards its own heavy imports)."""
     import importlib
 
-    for module in ("index", "ask", "finetune", "compare", "eval_answers", "mcp", "doctor", "migrate"):
+    for module in ("index", "ask", "finetune", "models", "compare", "eval_answers", "mcp", "doctor", "migrate"):
         try:
             importlib.import_module(f"ragtune.cli.{module}")
         except ModuleNotFoundError as exc:

@@ -19,7 +19,7 @@ def make_embedder(settings: Settings) -> Embedder:
 
         return OpenAIEmbedder(
             name.split(":", 1)[1] or "text-embedding-3-small",
-            api_key=settings.openai_api_key,
+            api_key=settings.secret("openai_api_key"),
             base_url=settings.openai_base_url,
         )
     msg = f"Unknown embedding {name!r}; use 'local' or 'openai:<model>' (e.g. openai:text-embedding-3-small)"

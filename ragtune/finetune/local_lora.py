@@ -32,7 +32,7 @@ from ragtune.finetune.job import FineTuneJob, JobEvent, JobState, JobStatus
 from ragtune.finetune.lora_data import Encoded, batches, encode_example, token_loss_sum
 from ragtune.finetune.progress import ProgressCallback, report
 from ragtune.index.base import Index
-from ragtune.llm.registry import LOCAL_MODEL_ID, ModelEntry, ModelRegistry
+from ragtune.llm.registry import ModelEntry, ModelRegistry
 
 log = logging.getLogger(__name__)
 MANIFEST_NAME = "manifest.json"
@@ -86,6 +86,8 @@ class LocalLoRAJob(FineTuneJob):
         config: Hyperparameters.
         index: Fills in document hashes of the corpus snapshot when the data lacks them.
         tenant: The index tenant the data was generated from.
+        base_model: The local model the adapter is trained on: the packaged SmolLM2 (default), a model
+            folder, a ``.gguf`` file or a Hugging Face id (see :mod:`ragtune.llm.loader`).
     """
 
     backend = "local"
@@ -101,8 +103,12 @@ class LocalLoRAJob(FineTuneJob):
         index: Index | None = None,
         tenant: str | None = None,
         notes: str = "",
+        base_model: str | None = None,
     ) -> None:
+        from ragtune.llm.loader import normalize_spec
+
         super().__init__(registry=registry, name=name, notes=notes)
+        self.base_model = normalize_spec(base_model)
         self.data = data
         self.output_dir = Path(output_dir)
         self.config = config or LoraTrainConfig()
@@ -125,11 +131,11 @@ class LocalLoRAJob(FineTuneJob):
         return str(self.output_dir) if self._started else None
 
     def _start(self) -> JobStatus:
-        from ragtune.llm.local import load_local_tokenizer
+        from ragtune.llm.loader import load_local_tokenizer
 
         if not self.data.train:
             raise InputError(f"{self.data.train_path}: no training examples.", path=self.data.train_path)
-        self._tokenizer = load_local_tokenizer()
+        self._tokenizer = load_local_tokenizer(self.base_model)
         self._train_items = self._encode(self.data.train)
         self._val_items = self._encode(self.data.val)
         if not self._train_items:
@@ -150,8 +156,8 @@ class LocalLoRAJob(FineTuneJob):
             id=self._job_id(),
             backend=self.backend,
             state=self._state,
-            model_id=LOCAL_MODEL_ID if self._state is JobState.SUCCEEDED else None,
-            base=LOCAL_MODEL_ID,
+            model_id=self.base_model if self._state is JobState.SUCCEEDED else None,
+            base=self.base_model,
             error=self._error,
             step=self._step,
             total_steps=self._total_steps,
@@ -198,7 +204,7 @@ class LocalLoRAJob(FineTuneJob):
         return ModelEntry(
             name=self.name,
             provider="local",
-            model_id=LOCAL_MODEL_ID,
+            model_id=self.base_model,
             adapter_path=str(self.output_dir.resolve()),
             base="base",
             notes=self.notes or f"LoRA adapter trained on {len(self.data.train)} examples",
@@ -224,11 +230,11 @@ class LocalLoRAJob(FineTuneJob):
     def _train(self, progress: ProgressCallback | None) -> None:
         from peft import LoraConfig, get_peft_model
 
-        from ragtune.llm.local import load_local_model
+        from ragtune.llm.loader import load_local_model
 
         cfg = self.config
         torch.manual_seed(cfg.seed)
-        base, tokenizer = load_local_model(fresh=True)
+        base, tokenizer = load_local_model(fresh=True, model=self.base_model)
         base.requires_grad_(False)
         lora = LoraConfig(
             r=cfg.rank,
@@ -260,7 +266,7 @@ class LocalLoRAJob(FineTuneJob):
                     self._state = JobState.CANCELLED
                     self._log("cancelled")
                     return
-                loss_sum, n = token_loss_sum(model, batch)
+                loss_sum, n = token_loss_sum(model, _to_device(batch, model))
                 loss = loss_sum / max(n, 1)
                 optimizer.zero_grad()
                 loss.backward()
@@ -308,7 +314,7 @@ class LocalLoRAJob(FineTuneJob):
             for batch in batches(
                 self._val_items, batch_size=self.config.batch_size, pad_id=pad_id, shuffle=False, seed=0
             ):
-                loss_sum, n = token_loss_sum(model, batch)
+                loss_sum, n = token_loss_sum(model, _to_device(batch, model))
                 total_loss += float(loss_sum)
                 total_tokens += n
         model.train()
@@ -324,7 +330,7 @@ class LocalLoRAJob(FineTuneJob):
         self.output_dir.mkdir(parents=True, exist_ok=True)
         model.save_pretrained(str(self.output_dir))
         manifest = {
-            "base_model": LOCAL_MODEL_ID,
+            "base_model": self.base_model,
             "name": self.name,
             "dataset_sha256": self.data.sha256,
             "train_path": self.data.train_path,
@@ -351,6 +357,14 @@ class LocalLoRAJob(FineTuneJob):
         )
         self._events_log.append(event)
         log.debug(message)
+
+
+def _to_device(batch: dict[str, torch.Tensor], model: Any) -> dict[str, torch.Tensor]:
+    """The batch on the model's device (the loader puts models on CUDA when there is one)."""
+    target = getattr(model, "device", None)
+    if target is None or target.type == "cpu":
+        return batch
+    return {key: value.to(target) for key, value in batch.items()}
 
 
 def _top_layers(model: Any, count: int | None) -> list[int] | None:

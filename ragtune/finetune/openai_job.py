@@ -122,7 +122,7 @@ def openai_client(settings: Settings, *, timeout: float = 60.0) -> Any:
     if not settings.openai_api_key:
         raise ConfigError("OpenAI fine-tuning needs an API key: set OPENAI_API_KEY or RAGTUNE_OPENAI_API_KEY.")
     return openai.OpenAI(
-        api_key=settings.openai_api_key, base_url=settings.openai_base_url, max_retries=0, timeout=timeout
+        api_key=settings.secret("openai_api_key"), base_url=settings.openai_base_url, max_retries=0, timeout=timeout
     )
 
 

@@ -14,7 +14,7 @@ def open_index(settings: Settings, *, dim: int | None = None) -> Index:
         return WeaviateIndex(
             url=settings.weaviate_url,
             grpc_port=settings.weaviate_grpc_port,
-            api_key=settings.weaviate_api_key,
+            api_key=settings.secret("weaviate_api_key"),
             collection=settings.collection,
             dim=dim,
         )

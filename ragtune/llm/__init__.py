@@ -1,4 +1,4 @@
-"""Chat models (local SmolLM2 and OpenAI), the model registry, prices and token counting.
+"""Chat models (local causal LMs, SmolLM2 by default, and OpenAI), the model registry, prices and token counting.
 
 Nothing heavy is imported until a name is used: ``from ragtune.llm import ModelRegistry``
 does not load torch or the OpenAI client.
@@ -12,6 +12,7 @@ from ragtune._lazy import lazy_getattr
 
 if TYPE_CHECKING:
     from ragtune.llm.factory import make_chat_model
+    from ragtune.llm.loader import resolve_source, warm
     from ragtune.llm.local import (
         LocalChatModel,
         cache_dir,
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
     )
     from ragtune.llm.openai_chat import RetryingChatOpenAI, make_openai_chat
     from ragtune.llm.pricing import Price, PriceTable
-    from ragtune.llm.registry import LOCAL_MODEL_ID, ModelEntry, ModelRegistry
+    from ragtune.llm.registry import LOCAL_MODEL_ID, ModelEntry, ModelRegistry, parse_chat_model, resolve_base_entry
     from ragtune.llm.tokens import context_window, count_chat_tokens, token_counter, training_token_limit
 
 _LAZY = {
@@ -38,6 +39,10 @@ _LAZY = {
     "PriceTable": "ragtune.llm.pricing",
     "ModelEntry": "ragtune.llm.registry",
     "ModelRegistry": "ragtune.llm.registry",
+    "parse_chat_model": "ragtune.llm.registry",
+    "resolve_base_entry": "ragtune.llm.registry",
+    "resolve_source": "ragtune.llm.loader",
+    "warm": "ragtune.llm.loader",
     "context_window": "ragtune.llm.tokens",
     "count_chat_tokens": "ragtune.llm.tokens",
     "token_counter": "ragtune.llm.tokens",
@@ -62,6 +67,10 @@ __all__ = [
     "load_local_tokenizer",
     "make_chat_model",
     "make_openai_chat",
+    "parse_chat_model",
+    "resolve_base_entry",
+    "resolve_source",
     "token_counter",
     "training_token_limit",
+    "warm",
 ]

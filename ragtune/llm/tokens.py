@@ -20,6 +20,7 @@ import logging
 import re
 from collections.abc import Callable, Iterable, Mapping
 from functools import lru_cache
+from pathlib import Path
 from typing import Any
 
 from ragtune.errors import ConfigError
@@ -113,9 +114,9 @@ def token_counter(model_id: str, provider: str = "openai") -> Callable[[str], in
 
         return count_openai
     if provider == "local":
-        from ragtune.llm.local import load_local_tokenizer
+        from ragtune.llm.loader import load_local_tokenizer
 
-        tokenizer = load_local_tokenizer()
+        tokenizer = load_local_tokenizer(model_id)
 
         def count_local(text: str) -> int:
             return len(tokenizer(text, add_special_tokens=False)["input_ids"])
@@ -133,9 +134,9 @@ def count_chat_tokens(messages: Iterable[Mapping[str, Any]], model_id: str, prov
     """
     msgs = [dict(m) for m in messages]
     if provider == "local":
-        from ragtune.llm.local import load_local_tokenizer
+        from ragtune.llm.loader import load_local_tokenizer
 
-        tokenizer = load_local_tokenizer()
+        tokenizer = load_local_tokenizer(model_id)
         text = tokenizer.apply_chat_template(msgs, tokenize=False)
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
     count = token_counter(model_id, provider)
@@ -162,6 +163,8 @@ def context_window(model_id: str, default: int | None = DEFAULT_CONTEXT_WINDOW) 
         ConfigError: unknown model and ``default`` is ``None``.
     """
     found = _lookup(CONTEXT_WINDOWS, model_id)
+    if found is None:
+        found = _local_config_window(model_id)
     if found is not None:
         return found
     if default is None:
@@ -169,6 +172,16 @@ def context_window(model_id: str, default: int | None = DEFAULT_CONTEXT_WINDOW) 
         raise ConfigError(f"Unknown context window for model {model_id!r}; known models: {known}.")
     _warn_once(model_id, default)
     return default
+
+
+def _local_config_window(model_id: str) -> int | None:
+    """``max_position_embeddings`` of a local model folder's ``config.json``, when ``model_id`` is one."""
+    config = Path(model_id.removeprefix("local:")).expanduser() / "config.json"
+    try:
+        value = json.loads(config.read_text(encoding="utf-8")).get("max_position_embeddings")
+    except (OSError, ValueError):
+        return None
+    return value if isinstance(value, int) and value > 0 else None
 
 
 def training_token_limit(model_id: str) -> int | None:
