@@ -105,13 +105,21 @@ class _Spec:
 
 def _local(spec: _Spec) -> FineTuneJob:
     from ragtune.finetune.local_lora import LocalLoRAJob, LoraTrainConfig
+    from ragtune.llm.registry import resolve_base_entry
 
     options = spec.options
     values = {"epochs": options.epochs, "learning_rate": options.learning_rate, "batch_size": options.batch_size}
     config = LoraTrainConfig.model_validate({k: v for k, v in values.items() if v is not None})
     target = options.output_dir or Path(spec.settings.store) / ADAPTERS_DIR / spec.name
+    base = resolve_base_entry(spec.registry, spec.settings)  # --chat-model local:<model> trains on that model
     return LocalLoRAJob(
-        spec.data, registry=spec.registry, output_dir=target, name=spec.name, config=config, index=spec.index
+        spec.data,
+        registry=spec.registry,
+        output_dir=target,
+        name=spec.name,
+        config=config,
+        index=spec.index,
+        base_model=base.model_id if base.provider == "local" else None,
     )
 
 

@@ -385,7 +385,7 @@ def _adapted(spec: str, adapter: str, _stamp: float) -> Loaded:
 
 def _adapter_stamp(folder: Path) -> float:
     if not folder.is_dir():
-        msg = f"LoRA adapter folder {folder} does not exist. Train one with `ragtune finetune train --backend local`."
+        msg = f"LoRA adapter folder {folder} does not exist. Train one with `ragtune finetune train --trainer local`."
         raise ConfigError(msg, path=str(folder))
     files = [p for p in folder.iterdir() if p.is_file()]
     return max((p.stat().st_mtime for p in files), default=0.0)
