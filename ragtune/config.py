@@ -27,6 +27,26 @@ DEFAULT_STORE = ".ragtune"
 CONFIG_FILE_NAME = "ragtune.toml"
 
 
+CHAT_MODEL_FORMS = "local, local:<hf-id-or-path> or openai:<model-id>"
+
+
+def split_chat_model(spec: str) -> tuple[str, str]:
+    """``(provider, model_id)`` of a ``--chat-model`` value; ``local`` alone gives ``("local", "local")``.
+
+    Raises:
+        ConfigError: not one of ``local``, ``local:<hf-id-or-path>``, ``openai:<model-id>``.
+    """
+    text = spec.strip()
+    if text == "local":
+        return "local", "local"
+    provider, sep, model_id = text.partition(":")
+    model_id = model_id.strip()
+    if not sep or provider not in ("local", "openai") or not model_id:
+        msg = f"Chat model {spec!r} is not valid; use {CHAT_MODEL_FORMS} (e.g. openai:gpt-4o-mini)."
+        raise ConfigError(msg)
+    return provider, model_id
+
+
 class Backend(str, Enum):
     EMBEDDED = "embedded"
     WEAVIATE = "weaviate"
@@ -68,9 +88,7 @@ class Settings(BaseModel):
     def _valid_chat_model(cls, value: str | None) -> str | None:
         if value is None or not value.strip():
             return None
-        from ragtune.llm.registry import parse_chat_model
-
-        parse_chat_model(value)  # raises ConfigError (a ValueError) naming the accepted forms
+        split_chat_model(value)  # raises ConfigError (a ValueError) naming the accepted forms
         return value.strip()
 
     def secret(self, name: str) -> str | None:
@@ -119,4 +137,4 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     return dict(section)
 
 
-__all__ = ["Backend", "CONFIG_FILE_NAME", "DEFAULT_STORE", "Settings"]
+__all__ = ["CHAT_MODEL_FORMS", "Backend", "CONFIG_FILE_NAME", "DEFAULT_STORE", "Settings", "split_chat_model"]

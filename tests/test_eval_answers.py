@@ -37,7 +37,9 @@ def test_usage_errors_exit_2_before_any_model_loads(tmp_path: Path) -> None:
     store = str(tmp_path / "s")
     empty = _qa(tmp_path / "empty.jsonl", [""])
     code, out, err = run("eval", "answers", "--qa", str(empty), "--store", store, "--json")
-    assert code == 2 and out == "" and "no question to evaluate" in err and "empty" in err
+    error = json.loads(out)["error"]  # --json: a failure is one JSON document on stdout
+    assert code == 2 and "no question to evaluate" in error["message"] and "empty" in error["message"]
+    assert "no question to evaluate" in err
     broken = _qa(tmp_path / "broken.jsonl", ["{nope", '{"question": 7}'])
     code, _, err = run("eval", "answers", "--qa", str(broken), "--store", store)
     assert code == 2 and "line 1" in err and "line 2" in err

@@ -363,7 +363,7 @@ def test_cli_migrate_both_ways_prints_flags_and_refuses_a_non_store(weaviate_ser
         assert back.stats() == stats
     (tmp_path / "plain").mkdir()
     code, out = run("--to", "weaviate", "--store", str(tmp_path / "plain"), "--collection", "Nothing")
-    assert code == 2 and "not a ragtune store" in " ".join(out["stderr"].split())
+    assert code == 2 and "not a ragtune store" in " ".join(out["error"]["message"].split())
 
 
 def test_two_concurrent_ingests_wait_for_each_other(weaviate_server: Any, tmp_path: Path, corpus: Path) -> None:

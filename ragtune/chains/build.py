@@ -36,7 +36,7 @@ DEFAULT_ROUTER_CONFIG = RouterConfig(
 
 def registry_staleness(workspace: Workspace, entry: Any) -> Callable[[], set[str]]:
     """A freshness hook for ``entry``: the tenant-aware :func:`ragtune.finetune.freshness.stale_documents`."""
-    from ragtune.finetune.freshness import stale_documents
+    from ragtune.routing.freshness import stale_documents
 
     def stale() -> set[str]:
         return set(stale_documents(entry, workspace.index))
@@ -80,8 +80,8 @@ def build_workspace_router(
         llm: a chat model for the llm strategy, or ``None``.
         stale_docs: freshness hook; default: :func:`ragtune.finetune.freshness.stale_checker` on ``finetuned``.
     """
-    from ragtune.finetune.freshness import stale_checker
     from ragtune.llm.registry import ModelRegistry
+    from ragtune.routing.freshness import stale_checker
 
     registry = ModelRegistry(workspace.registry_path)
     has_finetuned = FINETUNED in registry

@@ -22,8 +22,8 @@ def list_models(json_out: JsonFlag = False, *, settings: Settings) -> None:
     """List registered models; fine-tuned models whose source documents changed are flagged stale."""
     from rich.table import Table
 
-    from ragtune.finetune.freshness import stale_documents
     from ragtune.llm.registry import ModelRegistry
+    from ragtune.routing.freshness import stale_documents
     from ragtune.workspace import REGISTRY_NAME
 
     entries = ModelRegistry(Path(settings.store) / REGISTRY_NAME).list()

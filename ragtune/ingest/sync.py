@@ -281,8 +281,10 @@ class Syncer:
 
 
 def _merge_counts(result: IngestReport, counts: IngestReport) -> None:
+    """Add a writer-thread batch report to the run's: its counts and its errors (none may be lost)."""
     for name in ("added", "updated", "chunks_added", "chunks_deleted", "chunks_unchanged"):
         setattr(result, name, getattr(result, name) + getattr(counts, name))
+    result.errors.extend(counts.errors)
 
 
 def sync_paths(

@@ -28,6 +28,7 @@ from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from ragtune.config import CHAT_MODEL_FORMS, split_chat_model
 from ragtune.errors import ConfigError
 
 log = logging.getLogger(__name__)
@@ -118,9 +119,6 @@ def default_base_entry() -> ModelEntry:
     )
 
 
-CHAT_MODEL_FORMS = "local, local:<hf-id-or-path> or openai:<model-id>"
-
-
 def parse_chat_model(spec: str) -> ModelEntry:
     """The ``base`` entry a ``--chat-model`` value names.
 
@@ -131,17 +129,10 @@ def parse_chat_model(spec: str) -> ModelEntry:
     Raises:
         ConfigError: not one of ``local``, ``local:<hf-id-or-path>``, ``openai:<model-id>``.
     """
-    text = spec.strip()
-    if text == "local":
-        return default_base_entry()
-    provider, sep, model_id = text.partition(":")
-    model_id = model_id.strip()
-    if not sep or provider not in ("local", "openai") or not model_id:
-        msg = f"Chat model {spec!r} is not valid; use {CHAT_MODEL_FORMS} (e.g. openai:gpt-4o-mini)."
-        raise ConfigError(msg)
+    provider, model_id = split_chat_model(spec)
     if provider == "local" and model_id in ("local", LOCAL_MODEL_ID):
         return default_base_entry()
-    note = f"Chosen for this run with --chat-model / RAGTUNE_CHAT_MODEL ({text})."
+    note = f"Chosen for this run with --chat-model / RAGTUNE_CHAT_MODEL ({spec.strip()})."
     return ModelEntry(name="base", provider=provider, model_id=model_id, notes=note, created=0.0)  # type: ignore[arg-type]
 
 
