@@ -99,7 +99,7 @@ def test_usage_errors_exit_2(tmp_path: Path) -> None:
 def test_ask_json_has_answer_route_citations_and_usage(store: str) -> None:
     code, out, _ = run(
         "ask", "How long can annual Team subscriptions be refunded?", "--route", "rag", "--store", store,
-        "--max-new-tokens", "8", "--json",
+        "--mode", "stuff", "--max-new-tokens", "8", "--json",
     )  # fmt: skip
     data = json.loads(out)
     assert code == 0
@@ -134,6 +134,7 @@ def test_demo_questions_answer_right_with_citations(store: str, question: str, e
     data = json.loads(out)
     assert code == 0 and expected in data["answer"] and not data["abstained"]
     assert data["grounding"] == "strict" and data["supported_share"] == 1.0
+    assert data["mode"] == "extract"  # --mode auto: the packaged 135M model under strict grounding quotes
     assert data["citations"] and data["citations"][0]["source"].endswith(source)
     shown = [c for c in data["claims"] if not c["removed"]]
     assert shown and all(c["verdict"] == "supported" and c["sources"][0].endswith(source) for c in shown)

@@ -118,3 +118,15 @@ def test_similarity_embeds_each_text_once(minilm) -> None:  # type: ignore[no-un
     first = similarity.matrix(["a question"], ["one sentence.", "two sentence."])
     again = similarity.matrix(["a question"], ["two sentence.", "three sentence."])
     assert calls == [3, 1] and first.shape == (1, 2) and again[0, 0] == pytest.approx(first[0, 1])
+
+
+def test_auto_mode_extracts_for_the_packaged_model_under_strict_only() -> None:
+    """``auto``: the 135M model's drafts rarely survive ``strict``, so it quotes; others generate."""
+    from ragtune.chains.rag_chain import resolve_mode
+    from ragtune.llm.registry import LOCAL_MODEL_ID
+
+    assert resolve_mode("auto", LOCAL_MODEL_ID, "strict") == "extract"
+    assert resolve_mode("auto", LOCAL_MODEL_ID, "annotate") == "stuff"
+    assert resolve_mode("auto", LOCAL_MODEL_ID, "off") == "stuff"
+    assert resolve_mode("auto", "gpt-4o-mini", "strict") == "stuff"
+    assert resolve_mode("refine", LOCAL_MODEL_ID, "strict") == "refine"

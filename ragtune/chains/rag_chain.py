@@ -52,9 +52,10 @@ class ChainConfig(BaseModel):
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
-    mode: Literal["stuff", "refine", "map_reduce", "extract"] = "stuff"
-    """``stuff`` (one prompt), ``refine`` or ``map_reduce`` (context larger than the window), or
-    ``extract`` (quote the best passage sentences; no generator call)."""
+    mode: Literal["auto", "stuff", "refine", "map_reduce", "extract"] = "stuff"
+    """``stuff`` (one prompt), ``refine`` or ``map_reduce`` (context larger than the window),
+    ``extract`` (quote the best passage sentences; no generator call), or ``auto`` (see
+    :func:`resolve_mode`)."""
     context: ContextOptions = Field(default_factory=ContextOptions)
     """Dedupe, merge and token budget of the context."""
     grounding: Grounding = "strict"
@@ -63,6 +64,20 @@ class ChainConfig(BaseModel):
     quotes the passages or says the documents do not contain it)."""
     extract: ExtractOptions = Field(default_factory=ExtractOptions)
     """Sentences, length and relevance of extractive answers (``mode="extract"`` and the ``strict`` fallback)."""
+
+
+def resolve_mode(mode: str, base_model_id: str, grounding: str) -> str:
+    """``auto``: ``extract`` for the packaged SmolLM2-135M under ``strict`` grounding, else ``stuff``.
+
+    The 135M model's drafts rarely survive the strict check, which then quotes the passages
+    anyway: generating them costs seconds and buys nothing. Any other model, or a policy that
+    shows the model's own words, generates.
+    """
+    if mode != "auto":
+        return mode
+    from ragtune.llm.registry import LOCAL_MODEL_ID
+
+    return "extract" if base_model_id == LOCAL_MODEL_ID and grounding == "strict" else "stuff"
 
 
 MAX_QUESTION_CHARS = 20_000
@@ -141,6 +156,9 @@ class RagChain(Runnable[ChainInput, Answer]):
         self.retriever = retriever
         self.prompts = prompts or Prompts()
         self.config = config or ChainConfig()
+        mode = resolve_mode(self.config.mode, base.model_id, self.config.grounding)
+        if mode != self.config.mode:
+            self.config = self.config.model_copy(update={"mode": mode})
         if prices is None:
             from ragtune.llm.pricing import PriceTable
 
@@ -311,4 +329,4 @@ class RagChain(Runnable[ChainInput, Answer]):
     # ainvoke and abatch: Runnable's defaults run invoke in a context-copying executor.
 
 
-__all__ = ["MAX_QUESTION_CHARS", "ChainConfig", "ChainInput", "ChainOutput", "RagChain", "is_not_found"]
+__all__ = ["MAX_QUESTION_CHARS", "ChainConfig", "ChainInput", "ChainOutput", "RagChain", "is_not_found", "resolve_mode"]

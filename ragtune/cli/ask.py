@@ -25,6 +25,7 @@ class RouteChoice(str, Enum):
 
 
 class Mode(str, Enum):
+    AUTO = "auto"
     STUFF = "stuff"
     REFINE = "refine"
     MAP_REDUCE = "map_reduce"
@@ -137,8 +138,12 @@ def ask(
     routes: RoutesOpt = None,
     mode: Annotated[
         Mode,
-        typer.Option("--mode", help="Synthesis mode for retrieval routes (extract: quote the passages, no model)."),
-    ] = Mode.STUFF,
+        typer.Option(
+            "--mode",
+            help="Synthesis mode for retrieval routes (extract: quote the passages, no model; auto: extract for "
+            "the packaged 135M model under strict grounding, stuff otherwise).",
+        ),
+    ] = Mode.AUTO,
     grounding: Annotated[
         GroundingChoice,
         typer.Option(

@@ -96,7 +96,9 @@ def eval_answers(
     route: Annotated[str, typer.Option("--route", help="Force a route (rag, finetuned, hybrid, direct) or auto.")] = (
         "auto"
     ),
-    mode: Annotated[str, typer.Option("--mode", help="Synthesis mode: stuff, refine, map_reduce, extract.")] = "stuff",
+    mode: Annotated[
+        str, typer.Option("--mode", help="Synthesis mode: auto (as ragtune ask), stuff, refine, map_reduce, extract.")
+    ] = "auto",
     grounding: Annotated[
         str | None, typer.Option("--grounding", help="Grounding policy: off, annotate or strict.")
     ] = None,
