@@ -11,17 +11,16 @@ and mean pooling (all-MiniLM-L6-v2 and its kind); :func:`supports` says so.
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import json
 import math
 import struct
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
+
+from ragtune.embeddings.blas import single_threaded_blas
 
 _DTYPES = {"F32": np.float32, "F16": np.float16, "I64": np.int64}
 
@@ -105,27 +104,6 @@ def load_tokenizer(model_path: str | Path, *, max_length: int | None) -> Any:
     else:
         tokenizer.enable_truncation(max_length=max_length)
     return tokenizer
-
-
-@functools.lru_cache(maxsize=1)
-def _blas_controller() -> Any:
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # optional: only keeps the small products single-threaded
-        return None
-    return ThreadpoolController()
-
-
-@contextlib.contextmanager
-def single_threaded_blas() -> Iterator[None]:
-    """One BLAS thread: query products are small, and waking idle BLAS threads on busy cores
-    costs more than the product (measured: 480 -> 30 ms for one query on 2 busy cores)."""
-    controller = _blas_controller()
-    if controller is None:
-        yield
-        return
-    with controller.limit(limits=1, user_api="blas"):
-        yield
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
@@ -266,6 +244,5 @@ __all__ = [
     "load_tokenizer",
     "max_seq_length",
     "read_safetensors",
-    "single_threaded_blas",
     "supports",
 ]

@@ -19,14 +19,14 @@ the runner-up by at least ``margin``. :meth:`fit` chooses ``knn_weight``, ``k``,
 from __future__ import annotations
 
 import contextlib
-import functools
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
 
 from ragtune.embeddings.base import Embedder
+from ragtune.embeddings.blas import single_threaded_blas
 from ragtune.errors import ConfigError
 from ragtune.routing.base import RoutingStrategy
 from ragtune.routing.decision import RouteDecision
@@ -40,27 +40,6 @@ _FEW = 16
 DEFAULT_THRESHOLD = 0.12
 """Zero-shot threshold on the centroid score: in-scope MiniLM queries score at least ~0.14 against the
 packaged routes (``benchmarks/routing_accuracy.py``); lower scores mean nothing in the routes file is close."""
-
-
-@functools.lru_cache(maxsize=1)
-def _blas_controller() -> Any:
-    try:
-        from threadpoolctl import ThreadpoolController
-    except ImportError:  # optional: only used to keep small products single-threaded
-        return None
-    return ThreadpoolController()
-
-
-@contextlib.contextmanager
-def _single_threaded_blas() -> Iterator[None]:
-    """One BLAS thread for a few query vectors: the product is tiny, and idle BLAS threads spinning
-    afterwards slow the embedding model's next call (measured: 960 -> 40 ms per query on 2 busy cores)."""
-    controller = _blas_controller()
-    if controller is None:
-        yield
-        return
-    with controller.limit(limits=1, user_api="blas"):
-        yield
 
 
 class SemanticStrategy(RoutingStrategy):
@@ -190,7 +169,7 @@ class SemanticStrategy(RoutingStrategy):
         """Route scores ``(m, routes)`` for query vectors ``(m, dim)``."""
         queries = np.atleast_2d(np.asarray(queries, dtype=np.float32))
         scores = np.zeros((len(queries), len(self.names)), dtype=np.float32)
-        limit = _single_threaded_blas() if len(queries) <= _FEW else contextlib.nullcontext()
+        limit = single_threaded_blas() if len(queries) <= _FEW else contextlib.nullcontext()
         with limit:
             if self.knn_weight > 0:
                 scores += self.knn_weight * self.knn_scores(queries, [self.k])[self.k]
