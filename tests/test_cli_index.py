@@ -194,6 +194,8 @@ def test_commands_without_a_model_need_no_torch(tmp_path: Path, sample_corpus: P
         ("search", "429", "--mode", "bm25", "--store", store, "--json"),
         ("search", "refund within 30 days", "--store", store, "--json"),
         ("models", "list", "--store", store, "--json"),
+        ("route", "Can I get a refund on an annual Team plan?", "--store", store, "--json"),
+        ("ask", "Can I get a refund on an annual Team plan?", "--store", store, "--json"),  # rag + extract
     ):
         assert _heavy_modules_after(*args) == ("[]", "0"), args
 

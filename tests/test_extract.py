@@ -108,9 +108,9 @@ def test_similarity_embeds_each_text_once(minilm) -> None:  # type: ignore[no-un
     calls: list[int] = []
 
     class Counting(type(minilm)):  # type: ignore[misc]
-        def embed_documents(self, texts):  # type: ignore[no-untyped-def]
+        def embed_queries(self, texts):  # type: ignore[no-untyped-def]
             calls.append(len(texts))
-            return minilm.embed_documents(texts)
+            return minilm.embed_queries(texts)
 
     counting = Counting.__new__(Counting)
     counting.__dict__.update(minilm.__dict__)

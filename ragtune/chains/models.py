@@ -13,7 +13,7 @@ from ragtune.config import Settings
 DEFAULT_OUTPUT_TOKENS = 512
 
 
-def _approximate_count(text: str) -> int:
+def approximate_count(text: str) -> int:
     """About four characters per token: for models whose tokenizer is unknown."""
     return max(1, (len(text) + 3) // 4) if text else 0
 
@@ -36,7 +36,7 @@ class ChainModel:
     model_id: str
     name: str = "base"
     provider: str = "local"
-    count_tokens: Callable[[str], int] = field(default=_approximate_count)
+    count_tokens: Callable[[str], int] = field(default=approximate_count)
     window: int = 4096
     max_output_tokens: int = DEFAULT_OUTPUT_TOKENS
     is_finetuned: bool = False
@@ -106,7 +106,7 @@ def _counter(model_id: str, provider: str) -> Callable[[str], int]:
         from ragtune.llm.tokens import token_counter
 
         return token_counter(model_id, provider)
-    return _approximate_count
+    return approximate_count
 
 
 def _output_tokens(chat: BaseChatModel) -> int:
@@ -117,4 +117,4 @@ def _output_tokens(chat: BaseChatModel) -> int:
     return DEFAULT_OUTPUT_TOKENS
 
 
-__all__ = ["DEFAULT_OUTPUT_TOKENS", "ChainModel"]
+__all__ = ["DEFAULT_OUTPUT_TOKENS", "ChainModel", "approximate_count"]

@@ -116,9 +116,10 @@ def token_counter(model_id: str, provider: str = "openai") -> Callable[[str], in
     if provider == "local":
         from ragtune.llm.loader import load_local_tokenizer
 
-        tokenizer = load_local_tokenizer(model_id)
-
         def count_local(text: str) -> int:
+            # loaded on the first count (cached per process): a chain that never prompts the model,
+            # such as extractive answers, never imports transformers
+            tokenizer = load_local_tokenizer(model_id)
             return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
         return count_local

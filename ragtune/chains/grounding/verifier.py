@@ -76,7 +76,9 @@ class EmbeddingSimilarity:
             known = {t: self._cache[t] for t in texts if t in self._cache}
         todo = list(dict.fromkeys(t for t in texts if t not in known))
         if todo:
-            known.update(zip(todo, self.embedder.embed_documents(todo), strict=True))
+            # the query path: claims, sentences and questions are short, and the local model's query
+            # encoder (numpy, same vectors) answers without loading torch
+            known.update(zip(todo, self.embedder.embed_queries(todo), strict=True))
         with self._lock:
             for text in dict.fromkeys(texts):
                 self._cache[text] = known[text]

@@ -9,7 +9,7 @@ from ragtune.chains.answer import NOT_FOUND
 from ragtune.chains.context import ContextBlock, ContextOptions, pack
 from ragtune.chains.grounding.extract import ExtractOptions, extractive_text, pick_sentences
 from ragtune.chains.grounding.verifier import EmbeddingSimilarity
-from ragtune.chains.models import ChainModel
+from ragtune.chains.models import ChainModel, approximate_count
 from ragtune.chains.prompt import Prompts
 from ragtune.chains.synthesis.base import Meter, SynthesisResult, Synthesizer
 
@@ -42,7 +42,9 @@ class ExtractSynthesizer(Synthesizer):
         self, question: str, blocks: list[ContextBlock], model: ChainModel, meter: Meter
     ) -> Generator[str, None, SynthesisResult]:
         started = time.perf_counter()
-        packed = pack(blocks, self.options.max_tokens, model.count_tokens)
+        # no prompt is sent: the budget only bounds the text scanned, so an approximate count does
+        # (and the local model's tokenizer, with transformers and torch, is never loaded)
+        packed = pack(blocks, self.options.max_tokens, approximate_count)
         picks = pick_sentences(question, packed.blocks, self.similarity, self.extract)
         text = extractive_text(picks) or NOT_FOUND
         meter.step("extract", (time.perf_counter() - started) * 1000)
