@@ -33,6 +33,9 @@ class ExtractOptions(BaseModel):
     """Relevance (0-1) a sentence needs to be quoted; below it the answer is the not-found sentence."""
     second_ratio: float = Field(default=0.9, ge=0.0, le=1.0)
     """A further sentence needs at least this share of the best sentence's relevance."""
+    rank_prior: float = Field(default=0.1, ge=0.0, le=1.0)
+    """Added to a sentence's relevance, divided by 1 + its passage's retrieval rank: the search
+    already judged the passage as a whole, so a near tie goes to the better-ranked passage."""
 
 
 @dataclass(frozen=True)
@@ -65,8 +68,11 @@ def pick_sentences(
     """The best sentences for ``question`` (best first); empty when none is relevant enough."""
     options = options or ExtractOptions()
     evidence = evidence_sentences(blocks)
-    scores = relevance(question, evidence, similarity)
     rank = {b.number: b.rank for b in blocks}
+    scores = [
+        score + options.rank_prior / (1 + rank.get(e.number, 0))
+        for score, e in zip(relevance(question, evidence, similarity), evidence, strict=True)
+    ]
     order = sorted(range(len(evidence)), key=lambda i: (-round(scores[i], 6), rank.get(evidence[i].number, 0), i))
     picks: list[Pick] = []
     used = 0
