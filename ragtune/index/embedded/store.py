@@ -328,13 +328,8 @@ class SqliteStore:
         with self.transaction() as conn:
             for start in range(0, len(doc_ids), _BATCH):
                 batch = doc_ids[start : start + _BATCH]
+                changes.removed += _chunk_rows(conn, tid, "doc_id", batch)
                 marks = ",".join("?" * len(batch))
-                changes.removed += [
-                    int(r)
-                    for (r,) in conn.execute(
-                        f"SELECT rid FROM chunks WHERE tenant_id = ? AND doc_id IN ({marks})", (tid, *batch)
-                    )
-                ]
                 conn.execute(f"DELETE FROM documents WHERE tenant_id = ? AND doc_id IN ({marks})", (tid, *batch))
             self._delete_rows(tid, changes.removed)
         return changes
@@ -347,14 +342,7 @@ class SqliteStore:
         changes = Changes(tid)
         with self.transaction() as conn:
             for start in range(0, len(chunk_ids), _BATCH):
-                batch = chunk_ids[start : start + _BATCH]
-                marks = ",".join("?" * len(batch))
-                changes.removed += [
-                    int(r)
-                    for (r,) in conn.execute(
-                        f"SELECT rid FROM chunks WHERE tenant_id = ? AND chunk_id IN ({marks})", (tid, *batch)
-                    )
-                ]
+                changes.removed += _chunk_rows(conn, tid, "chunk_id", chunk_ids[start : start + _BATCH])
             self._delete_rows(tid, changes.removed)
         return changes
 
@@ -456,6 +444,13 @@ def wrap_sqlite_error(exc: sqlite3.Error, action: str, path: Path) -> IndexBacke
     if isinstance(exc, sqlite3.OperationalError) and ("locked" in text or "busy" in text):
         return TransientIndexError(f"{action} failed, the index at {path} is busy: {text}", path=str(path))
     return IndexBackendError(f"{action} failed on the index at {path}: {text}", path=str(path))
+
+
+def _chunk_rows(conn: sqlite3.Connection, tenant_id: int, column: str, values: list[str]) -> list[int]:
+    """Row ids of the tenant's chunks whose ``column`` (``doc_id`` or ``chunk_id``) is one of ``values``."""
+    marks = ",".join("?" * len(values))
+    sql = f"SELECT rid FROM chunks WHERE tenant_id = ? AND {column} IN ({marks})"
+    return [int(r) for (r,) in conn.execute(sql, (tenant_id, *values))]
 
 
 __all__ = ["DB_FILE", "DEFAULT_TENANT", "SCHEMA_VERSION", "Changes", "SqliteStore", "Upsert", "wrap_sqlite_error"]
