@@ -14,8 +14,9 @@ over those articles. Arms (``--arms``, comma-separated):
 Per arm, each with a 95% bootstrap interval where it is a mean: contains-answer, token F1 (SQuAD
 normalisation, citation markers removed, best gold answer), share of claims verified as supported,
 citation precision (a cited paragraph is the gold paragraph or holds a gold answer), share of
-answers citing something, share of explicit "not in the documents" answers, share either cited
-or explicitly not found, p50 latency, longest reply in generated tokens (and how many hit
+answers citing something, share of explicit "not in the documents" answers (the not-found
+sentence, or an uncited ``direct`` answer ending with "Not from the documents"), share either cited
+or explicitly not from the documents, p50 latency, longest reply in generated tokens (and how many hit
 ``max_new_tokens``), share of repetitive replies (a word trigram three times or more), and the
 gold paragraph's presence among the blocks shown (recall@k of the arm). Retrieval recall@3 (hybrid
 search) is reported once: it bounds contains-answer for a k=3 arm.
@@ -173,7 +174,7 @@ def run_arm(
         answer = chain.invoke({"question": item.question, "route": settings["route"]})
         blocks = {c.number: texts.get(c.chunk_id, "") for c in answer.citations}
         scores.append(score_answer(item, answer, blocks, answer.usage.latency_ms.get("total", 0.0)))
-        not_found.append(float(answer.abstained or is_not_found(answer.text)))
+        not_found.append(float(answer.abstained or answer.unsourced or is_not_found(answer.text)))
         shown_gold.append(float(any(c.doc_id in item.sources for c in answer.context)))
         output_tokens.append(answer.usage.output_tokens)
         loops.append(float(repetitive(answer.text)))
@@ -209,7 +210,7 @@ QUALITY = {
     "supported_share": "supported claims",
     "citation_precision": "citation precision",
     "cited": "cited",
-    "not_found": "not in documents",
+    "not_found": "says not in documents",
     "cited_or_not_found": "cited or not found",
 }
 EXTRA = {"repetitive": "repetitive replies", "recall_shown": "gold paragraph shown"}

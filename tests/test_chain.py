@@ -81,7 +81,9 @@ async def test_local_model_ainvoke_and_astream(local_model: ChainModel) -> None:
 def test_routes_dispatch_to_the_right_model_and_fall_back_without_finetuned() -> None:
     base, tuned = scripted("from base"), scripted("from tuned", model_id=FT_ID)
     chain = RagChain(base=base, finetuned=tuned, retriever=lambda q: HITS)
-    assert chain.invoke({"question": "q", "route": "direct"}).text == "from base"
+    direct = chain.invoke({"question": "q", "route": "direct"})
+    assert direct.text == "from base" and direct.unsourced and not direct.citations
+    assert not chain.invoke({"question": "q", "route": "rag"}).unsourced
     tuned_answer = chain.invoke({"question": "q", "route": "finetuned"})
     assert (tuned_answer.text, tuned_answer.model) == ("from tuned", FT_ID)
     assert "<documents>" not in str(tuned.chat.calls[0][-1].content)  # type: ignore[attr-defined]

@@ -120,6 +120,18 @@ def test_ask_human_output_shows_route_reason_sources_and_cost(store: str) -> Non
     assert "pricing.md" in err and "tokens in" in err and "cost $0.000000" in err
 
 
+def test_an_answer_without_documents_says_so(store: str) -> None:
+    """Every answer is either cited or says it is not from the documents (here: the direct route)."""
+    code, out, err = run("ask", "Write a haiku about autumn.", "--store", store, "--max-new-tokens", "8")
+    assert code == 0 and "route: direct" in err and "sources: none. Not from the documents" in err
+    code, out, _ = run("ask", "Write a haiku about autumn.", "--store", store, "--max-new-tokens", "8", "--json")
+    data = json.loads(out)
+    assert code == 0 and data["route"] == "direct" and data["unsourced"] is True and data["citations"] == []
+    code, out, _ = run("ask", "How long can annual Team subscriptions be refunded?", "--store", store, "--json")
+    data = json.loads(out)
+    assert code == 0 and data["route"] == "rag" and data["unsourced"] is False and data["citations"]
+
+
 @pytest.mark.slow
 @pytest.mark.parametrize(
     ("question", "expected", "source"),

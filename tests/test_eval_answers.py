@@ -85,6 +85,7 @@ def test_eval_answers_json_on_the_local_model(tmp_path: Path, store: str) -> Non
         "citation_precision",
         "cited",
         "abstained",
+        "unsourced",
         "latency_ms",
         "cost_usd",
     }

@@ -7,6 +7,8 @@ import pytest
 from ragtune.chains.answer import NOT_FOUND
 from ragtune.chains.context import ContextBlock
 from ragtune.chains.grounding import EmbeddingSimilarity, ExtractOptions, is_instruction, pick_sentences
+from ragtune.chains.grounding.answer_type import expected_answer_type, holds_answer_type
+from ragtune.chains.grounding.extract import weighted_overlap
 from ragtune.chains.models import ChainModel
 from ragtune.chains.rag_chain import ChainConfig, RagChain
 from ragtune.schema import Chunk, Hit
@@ -130,3 +132,55 @@ def test_auto_mode_extracts_for_the_packaged_model_under_strict_only() -> None:
     assert resolve_mode("auto", LOCAL_MODEL_ID, "off") == "stuff"
     assert resolve_mode("auto", "gpt-4o-mini", "strict") == "stuff"
     assert resolve_mode("refine", LOCAL_MODEL_ID, "strict") == "refine"
+
+
+@pytest.mark.parametrize(
+    ("question", "kind"),
+    [
+        ("When was the franchise founded?", "date"),
+        ("In what year did the stadium open?", "date"),
+        ("How much did Levi's Stadium cost?", "number"),
+        ("How many color analysts were there?", "number"),
+        ("Who sang the national anthem?", "name"),
+        ("Where was the festival held?", "name"),
+        ("What does the refund policy say?", None),
+        ("Wann wurde das Stadion eröffnet?", None),  # another language: no preference
+    ],
+)
+def test_expected_answer_type(question: str, kind: str | None) -> None:
+    assert expected_answer_type(question) == kind
+
+
+def test_holds_answer_type_needs_a_value_the_question_does_not_state() -> None:
+    question = "How much did the stadium built in 2014 cost?"
+    assert holds_answer_type("The stadium cost $1.2 billion to build.", "number", question)
+    assert not holds_answer_type("The stadium was built in 2014 in Santa Clara.", "number", question)
+    assert holds_answer_type("The franchise was founded in 1995.", "date", "When was the franchise founded?")
+    assert not holds_answer_type("The franchise had its best season.", "date", "When was the franchise founded?")
+    assert holds_answer_type("The anthem was sung by Lady Gaga.", "name", "Who sang the anthem at Super Bowl 50?")
+    assert not holds_answer_type("The anthem was sung before the game.", "name", "Who sang the anthem?")
+
+
+def test_a_sentence_holding_the_asked_kind_of_value_wins_a_near_tie() -> None:
+    restates = "The Carolina Panthers franchise was founded by investors."  # better ranked, no date
+    answers = "The Carolina Panthers franchise was founded in 1995."
+    question = "What year was the Carolina Panthers franchise founded?"
+    one = {"max_sentences": 1}
+    off = pick_sentences(question, blocks(restates, answers), options=ExtractOptions(answer_type_bonus=0.0, **one))
+    on = pick_sentences(question, blocks(restates, answers), options=ExtractOptions(**one))
+    assert off[0].evidence.text == restates and on[0].evidence.text == answers
+
+
+def test_rare_question_words_outweigh_the_ones_every_sentence_shares() -> None:
+    sentences = [{"super", "bowl", "halft"}, {"super", "bowl", "anthe", "gaga"}, {"super", "bowl", "tickets"}]
+    weights = weighted_overlap({"super", "bowl", "anthe"}, sentences)
+    assert weights[1] == max(weights) and weights[1] == pytest.approx(1.0)
+    assert weights[0] == weights[2] == pytest.approx(0.5)  # two of three words (2/3 unweighted): the shared two
+    assert weighted_overlap(set(), sentences) == [0.0, 0.0, 0.0]
+
+
+def blocks(*texts: str) -> list[ContextBlock]:
+    from ragtune.chains.context import assemble
+
+    found, _ = assemble(hits(*texts), ChainConfig().context)
+    return found

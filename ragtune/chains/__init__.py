@@ -17,7 +17,16 @@ from typing import TYPE_CHECKING
 from ragtune._lazy import lazy_getattr
 
 if TYPE_CHECKING:
-    from ragtune.chains.answer import NOT_FOUND, Answer, Citation, Claim, DroppedChunk, Segment, Usage
+    from ragtune.chains.answer import (
+        NOT_FOUND,
+        NOT_FROM_DOCUMENTS,
+        Answer,
+        Citation,
+        Claim,
+        DroppedChunk,
+        Segment,
+        Usage,
+    )
     from ragtune.chains.build import build_chain, registry_staleness
     from ragtune.chains.context import ContextBlock, ContextOptions, PackedContext, assemble, pack, render_context
     from ragtune.chains.grounding import (
@@ -41,6 +50,7 @@ if TYPE_CHECKING:
 
 _LAZY = {
     "NOT_FOUND": "answer",
+    "NOT_FROM_DOCUMENTS": "answer",
     "Answer": "answer",
     "Citation": "answer",
     "Claim": "answer",
@@ -78,6 +88,7 @@ __getattr__ = lazy_getattr(__name__, _LAZY, globals())
 __all__ = [
     "DATA_RULE",
     "NOT_FOUND",
+    "NOT_FROM_DOCUMENTS",
     "Answer",
     "ChainConfig",
     "ChainModel",

@@ -10,6 +10,8 @@ from ragtune.routing.decision import RouteDecision
 
 NOT_FOUND = "I could not find this in the documents."
 """The answer given when retrieval finds nothing good enough (and the route is allowed to say so)."""
+NOT_FROM_DOCUMENTS = "Not from the documents: the model answered on its own."
+"""What ``ragtune ask`` shows under an answer written without documents (``Answer.unsourced``)."""
 
 
 class Citation(BaseModel):
@@ -162,6 +164,9 @@ class Answer(BaseModel):
     """For hybrid answers: the sentences, each with its valid citations (uncited ones have none)."""
     abstained: bool = False
     """True when the answer declines: nothing relevant was found."""
+    unsourced: bool = False
+    """True when no documents were shown (``direct``, ``finetuned``): the answer is the model's own,
+    uncited by design; ``ragtune ask`` says so under it (:data:`NOT_FROM_DOCUMENTS`)."""
     claims: list[Claim] = Field(default_factory=list)
     """Every sentence of the answer with its verification (routes that show context)."""
     supported_share: float | None = None
@@ -190,4 +195,14 @@ class Answer(BaseModel):
         return "".join(out)
 
 
-__all__ = ["NOT_FOUND", "Answer", "Citation", "Claim", "DroppedChunk", "Segment", "Usage", "Verdict"]
+__all__ = [
+    "NOT_FOUND",
+    "NOT_FROM_DOCUMENTS",
+    "Answer",
+    "Citation",
+    "Claim",
+    "DroppedChunk",
+    "Segment",
+    "Usage",
+    "Verdict",
+]

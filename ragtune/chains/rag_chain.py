@@ -235,7 +235,7 @@ class RagChain(Runnable[ChainInput, Answer]):
                 prefix = NOT_FOUND + " "
                 yield prefix
             text = yield from call_model(model, template.format_messages(question=question), meter, "generate")
-            return Answer(text=prefix + text.strip(), usage=meter.usage(), **base)
+            return Answer(text=prefix + text.strip(), unsourced=True, usage=meter.usage(), **base)
         hits = self._retrieve(question, decision, meter)
         if not hits:
             yield NOT_FOUND

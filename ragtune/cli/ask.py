@@ -58,6 +58,7 @@ def answer_json(answer: Answer) -> dict[str, Any]:
         "model": answer.model,
         "mode": answer.mode,
         "abstained": answer.abstained,
+        "unsourced": answer.unsourced,
         "citations": [c.model_dump(mode="json") for c in answer.citations],
         "context": [c.model_dump(mode="json") for c in answer.context],
         "invalid_citations": answer.invalid_citations,
@@ -98,6 +99,8 @@ def _show_claims(answer: Answer) -> None:
 
 
 def _show_answer(answer: Answer, streamed: bool) -> None:
+    from ragtune.chains.answer import NOT_FROM_DOCUMENTS
+
     if not streamed:
         console.print(answer.text, highlight=False)
     else:
@@ -105,7 +108,9 @@ def _show_answer(answer: Answer, streamed: bool) -> None:
     decision = answer.decision
     why = f" ({decision.reason})" if decision and decision.reason else ""
     console.print(f"\n[bold]route:[/] {answer.route}{why}", highlight=False)
-    if answer.citations:
+    if answer.unsourced:
+        console.print(f"[bold]sources:[/] none. {NOT_FROM_DOCUMENTS}", highlight=False)
+    elif answer.citations:
         console.print("[bold]sources:[/]")
     elif answer.context:
         console.print("[bold]context shown to the model[/] (none cited):")

@@ -25,6 +25,7 @@ _LABELS = {
     "citation_precision": "citation precision",
     "cited": "answers citing",
     "abstained": "abstentions",
+    "unsourced": "said not from documents",
     "latency_ms": "latency (ms)",
     "cost_usd": "cost (USD)",
 }

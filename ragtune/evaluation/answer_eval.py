@@ -50,6 +50,7 @@ METRICS = (
     "citation_precision",
     "cited",
     "abstained",
+    "unsourced",
     "latency_ms",
     "cost_usd",
 )
@@ -76,6 +77,8 @@ class QuestionScore(BaseModel):
     """1.0 when the answer cites at least one passage."""
     abstained: float | None = None
     """1.0 when the answer says the documents do not hold it."""
+    unsourced: float | None = None
+    """1.0 when no documents were shown and the answer says it is the model's own (``direct`` route)."""
     latency_ms: float | None = None
     cost_usd: float | None = None
     citations: list[CitedPassage] = Field(default_factory=list)
@@ -114,6 +117,7 @@ def score_answer(item: QAItem, answer: Answer, texts: dict[int, str], latency_ms
         citation_precision=citation_precision(passages),
         cited=float(bool(answer.citations)),
         abstained=float(answer.abstained),
+        unsourced=float(answer.unsourced),
         latency_ms=answer.usage.latency_ms.get("total", latency_ms),
         cost_usd=answer.usage.cost_usd,
         citations=passages,

@@ -8,13 +8,16 @@ holds; ties go to the better-ranked block, then the earlier sentence, so the res
 
 from __future__ import annotations
 
+import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragtune.chains.context import ContextBlock
+from ragtune.chains.grounding.answer_type import expected_answer_type, holds_answer_type
 from ragtune.chains.grounding.text import content_stems, overlap
 from ragtune.chains.grounding.verifier import EmbeddingSimilarity
 from ragtune.chains.grounding.verify import Evidence, evidence_sentences
@@ -36,6 +39,13 @@ class ExtractOptions(BaseModel):
     rank_prior: float = Field(default=0.1, ge=0.0, le=1.0)
     """Added to a sentence's relevance, divided by 1 + its passage's retrieval rank: the search
     already judged the passage as a whole, so a near tie goes to the better-ranked passage."""
+    answer_type_bonus: float = Field(default=0.1, ge=0.0, le=1.0)
+    """Added to a sentence's relevance when the question asks for a date, number or name
+    (``when``, ``how many``, ``who`` ...) and the sentence holds one the question does not state."""
+    idf: bool = True
+    """Weigh the question's words by how few of the shown sentences hold them (else all alike)."""
+    second_passage: Literal["any", "same"] = "any"
+    """Where a further sentence may come from: any passage, or only the first sentence's own."""
 
 
 @dataclass(frozen=True)
@@ -46,13 +56,30 @@ class Pick:
     relevance: float
 
 
-def relevance(question: str, evidence: Sequence[Evidence], similarity: EmbeddingSimilarity | None) -> list[float]:
+def weighted_overlap(question: set[str], sentences: Sequence[set[str]]) -> list[float]:
+    """Share of the question's content words in each sentence, each word weighted by its rarity.
+
+    A word found in every sentence shown (the article's subject) tells the sentences apart less
+    than one found in a single sentence: weights are ``log(1 + N / df)`` over the ``N`` sentences.
+    """
+    if not question:
+        return [0.0] * len(sentences)
+    n = len(sentences)
+    weight = {w: math.log(1 + n / max(1, sum(1 for s in sentences if w in s))) for w in question}
+    total = sum(weight.values())
+    return [sum(weight[w] for w in question & s) / total for s in sentences]
+
+
+def relevance(
+    question: str, evidence: Sequence[Evidence], similarity: EmbeddingSimilarity | None, *, idf: bool = True
+) -> list[float]:
     """Relevance of each sentence to the question: half cosine, half content-word overlap.
 
     Without an embedder, the overlap alone.
     """
     words = content_stems(question)
-    lexical = [overlap(words, content_stems(e.text)) for e in evidence]
+    stems = [content_stems(e.text) for e in evidence]
+    lexical = weighted_overlap(words, stems) if idf else [overlap(words, s) for s in stems]
     if similarity is None or not evidence:
         return lexical
     cosine = similarity.matrix([question], [e.text for e in evidence])[0]
@@ -69,9 +96,12 @@ def pick_sentences(
     options = options or ExtractOptions()
     evidence = evidence_sentences(blocks)
     rank = {b.number: b.rank for b in blocks}
+    kind = expected_answer_type(question) if options.answer_type_bonus else None
     scores = [
-        score + options.rank_prior / (1 + rank.get(e.number, 0))
-        for score, e in zip(relevance(question, evidence, similarity), evidence, strict=True)
+        score
+        + options.rank_prior / (1 + rank.get(e.number, 0))
+        + (options.answer_type_bonus if kind and holds_answer_type(e.text, kind, question) else 0.0)
+        for score, e in zip(relevance(question, evidence, similarity, idf=options.idf), evidence, strict=True)
     ]
     order = sorted(range(len(evidence)), key=lambda i: (-round(scores[i], 6), rank.get(evidence[i].number, 0), i))
     picks: list[Pick] = []
@@ -82,6 +112,8 @@ def pick_sentences(
             break
         if picks and score < options.second_ratio * picks[0].relevance:
             break
+        if picks and options.second_passage == "same" and evidence[i].number != picks[0].evidence.number:
+            continue
         size = len(evidence[i].text) + 5
         if picks and used + size > options.max_chars:
             continue
