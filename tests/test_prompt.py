@@ -149,3 +149,14 @@ def test_prompts_can_be_overridden_but_must_keep_their_variables() -> None:
     assert Prompts(answer=custom).answer is custom
     with pytest.raises(ValueError, match="question"):
         Prompts(direct=ChatPromptTemplate.from_messages([("human", "no variables")]))
+
+
+def test_split_sentences_keeps_abbreviations_and_initials_inside_a_sentence() -> None:
+    text = "Tesla sold it to the U.S. Army. He lived at 46 E. Houston St. in New York. It cost approx. five dollars."
+    assert [s.strip() for s in split_sentences(text)] == [
+        "Tesla sold it to the U.S. Army.",
+        "He lived at 46 E. Houston St. in New York.",
+        "It cost approx. five dollars.",
+    ]
+    assert split_sentences("Vitamin C.\n\nNew paragraph.") == ["Vitamin C.\n\n", "New paragraph."]
+    assert "".join(split_sentences(text)) == text

@@ -30,6 +30,11 @@ TokenCounter = Callable[[str], int]
 
 _WORD = re.compile(r"\w+")
 _SENTENCE_END = re.compile(r"(?<=[.!?\u2026])[\"')\]]*\s+|\n\s*\n|\n(?=\s*[-*\u2022]|\s*\d+[.)]\s)")
+_ABBREVIATION = re.compile(
+    r"(?:^|[\s(.])(?:[A-Za-z]|St|Mr|Mrs|Ms|Dr|Prof|Jr|Sr|vs|No|Nos|Mt|Ft|Inc|Ltd|Co|Corp|Gen|Col|Lt|Sgt|Capt|"
+    r"Rev|Gov|Sen|Rep|approx|ca|cf|al|Fig|Vol|pp|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)\.$"
+)
+_LOWER_NEXT = re.compile(r"[a-z]")
 _FENCE = re.compile(r"<(\s*/?\s*documents?\b)", re.IGNORECASE)
 
 
@@ -105,10 +110,26 @@ def jaccard(a: str, b: str) -> float:
     return len(sa & sb) / len(sa | sb)
 
 
+def _abbreviation_before(text: str, match: re.Match[str]) -> bool:
+    """True when the full stop ending at ``match`` belongs to an abbreviation or an initial, not a sentence.
+
+    ``U.S. troops``, ``46 E. 34th St. in``, ``J. P. Morgan``, ``approx. five``: a single letter or a
+    common abbreviation before the stop, or a lower-case word after it, means the sentence goes on.
+    """
+    gap = match.group(0)
+    if gap.strip() or "\n" in gap or text[match.start() - 1] != ".":
+        return False  # closing quotes, a line break or no full stop: a real boundary
+    if _LOWER_NEXT.match(text, match.end()):
+        return True
+    return bool(_ABBREVIATION.search(text, 0, match.start()))
+
+
 def split_sentences(text: str) -> list[str]:
     """Sentences with their trailing whitespace, so ``"".join(split_sentences(t)) == t``."""
     pieces, start = [], 0
     for match in _SENTENCE_END.finditer(text):
+        if _abbreviation_before(text, match):
+            continue
         if match.end() > start:
             pieces.append(text[start : match.end()])
             start = match.end()
