@@ -371,18 +371,20 @@ class SqliteStore:
         return [(int(rid), Chunk.model_validate_json(data), bytes(vec or b"")) for rid, data, vec in rows]
 
     def load_vectors(self, tenant_id: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rowids and the ``(n, dim)`` float32 matrix of a tenant, in rowid order."""
+        """Rowids and the ``(n, dim)`` float32 matrix of a tenant, in rowid order.
+
+        Rows are appended to one growing buffer that the matrix then views, so
+        the peak is about one copy of the vectors, not three (row list, join, array).
+        """
         rows = self.conn.execute("SELECT rid, vec FROM vectors WHERE tenant_id = ? ORDER BY rid", (tenant_id,))
-        rids: list[int] = []
-        blobs: list[bytes] = []
-        for rid, vec in rows:
-            rids.append(rid)
-            blobs.append(vec)
         dim = self.current_dim() or 0
-        if any(len(b) != 4 * dim for b in blobs):  # a damaged row: search what is whole, doctor reports the rest
-            keep = [i for i, b in enumerate(blobs) if len(b) == 4 * dim]
-            rids, blobs = [rids[i] for i in keep], [blobs[i] for i in keep]
-        matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(rids), dim).astype(np.float32, copy=False)
+        rids: list[int] = []
+        buffer = bytearray()
+        for rid, vec in rows:
+            if len(vec) == 4 * dim:  # a damaged row is skipped: search what is whole, doctor reports the rest
+                rids.append(rid)
+                buffer += vec
+        matrix = np.frombuffer(buffer, dtype="<f4").reshape(len(rids), dim).astype(np.float32, copy=False)
         return np.asarray(rids, dtype=np.int64), matrix
 
     def load_fields(self, tenant_id: int) -> dict[int, dict[str, Any]]:
