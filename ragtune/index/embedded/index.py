@@ -3,8 +3,10 @@
 Chunks, vectors and BM25 postings live in one SQLite file (see
 :mod:`~ragtune.index.embedded.store`). Searches run against in-memory copies
 of each tenant's vectors (:mod:`~ragtune.index.embedded.vectors`) and
-postings (:mod:`~ragtune.index.embedded.bm25`), loaded on the tenant's first
-search that needs them and then kept in step with this object's own writes; a
+postings (:mod:`~ragtune.index.embedded.bm25`), each loaded on the tenant's
+first search that needs it (a BM25 search never loads vectors; postings come
+from a stored segment while it is current, :mod:`~ragtune.index.embedded.segments`)
+and then kept in step with this object's own writes; a
 commit by any other connection (another process, another ``EmbeddedIndex`` on
 the same folder) is noticed through SQLite's ``data_version`` and the copies
 are reloaded lazily.
@@ -33,6 +35,9 @@ from ragtune.schema import Chunk, DocumentState, Hit, IndexStats, SearchMode
 
 FINGERPRINT_KEY = "fingerprint"
 """``meta`` key of the embedding fingerprint (:mod:`ragtune.index.fingerprint`)."""
+
+BM25_SEGMENT_MIN_CHUNKS = 10_000
+"""A tenant this large gets its rebuilt BM25 postings stored (:mod:`.segments`); below, rebuilding is cheap."""
 
 
 class _Shard:
@@ -174,6 +179,22 @@ class EmbeddedIndex(Index):
             rowids, rows = self._store.load_vectors(tenant_id)
             shard.matrix = VectorMatrix(self._store.dim or 0, rowids, rows, copy=False)
         return shard.matrix
+
+    def _keyword(self, tenant_id: int, shard: _Shard) -> KeywordIndex:
+        """The tenant's BM25 postings: the stored segment when current, else rebuilt (and stored if large)."""
+        if shard.keyword is None:
+            segment = self._store.bm25_segment(tenant_id)
+            if segment is not None:
+                shard.keyword = KeywordIndex.from_segment(segment)
+                return shard.keyword
+            with self._store.reading():  # the generation the postings were read at, for storing them
+                read_at = self._store.generation(tenant_id)
+                keyword = KeywordIndex.bulk(*self._store.load_terms(tenant_id))
+            shard.keyword = keyword
+            fresh = keyword.segment()
+            if fresh is not None and len(keyword) >= BM25_SEGMENT_MIN_CHUNKS:
+                self._store.put_bm25_segment(tenant_id, read_at, fresh)
+        return shard.keyword
 
     def _fields(self, tenant_id: int, shard: _Shard) -> FieldTable:
         """The tenant's filter fields, loaded on first use."""
@@ -329,10 +350,9 @@ class EmbeddedIndex(Index):
         term_ids = list(store.term_ids(tenant_id, terms).values()) if terms else []
         if not term_ids:
             return []
-        if shard.keyword is None:
-            shard.keyword = KeywordIndex.bulk(*store.load_terms(tenant_id))
+        keyword = self._keyword(tenant_id, shard)
         allowed = None if request.filters is None else shard.allowed(request.filters)
-        rids, scores = shard.keyword.top(term_ids, n, allowed)
+        rids, scores = keyword.top(term_ids, n, allowed)
         return [(int(r), float(s)) for r, s in zip(rids, scores, strict=True)]
 
     # -- lifecycle ----------------------------------------------------------------

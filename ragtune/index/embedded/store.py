@@ -3,7 +3,8 @@
 Tables::
 
     meta       (key, value)                          schema version, vector dim, analyser
-    tenants    (id, name, next_term)                 "" is the default tenant
+    tenants    (id, name, next_term, generation)     "" is the default tenant; generation counts
+                                                     writes to its chunks (triggers, see segments)
     chunks     (rid, tenant_id, chunk_id, doc_id,    a chunk's JSON plus what it is looked up
                 content_hash, terms, fields, data)   by; ``terms`` holds its BM25 postings as
                                                      int32 (term id, tf) pairs, ``fields`` what
@@ -12,6 +13,7 @@ Tables::
     vocab      (tenant_id, term, id)                 a tenant's term ids (stemmed terms)
     documents  (tenant_id, doc_id, source,           the sync state of a document, written
                 doc_hash, chunk_ids)                 last in its transaction
+    bm25_segments (tenant_id, generation, ...)       stored BM25 postings (:mod:`.segments`)
 
 Every write is one ``BEGIN IMMEDIATE`` ... ``COMMIT`` transaction, so a
 document is either fully old or fully new after a crash. The class is not
@@ -32,6 +34,8 @@ from typing import Any
 import numpy as np
 
 from ragtune.errors import ConfigError, IndexBackendError, TransientIndexError
+from ragtune.index.embedded import segments
+from ragtune.index.embedded.bm25 import Segment
 from ragtune.index.embedded.filtering import filter_fields
 from ragtune.index.embedded.keyword import ANALYZER_VERSION, Analyzer
 from ragtune.schema import Chunk, DocumentState
@@ -125,6 +129,7 @@ class SqliteStore:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         self.conn.execute(statement)
+                segments.create_schema(self.conn)
                 self.dim = self._check_meta(dim)
         except sqlite3.Error as exc:
             msg = f"Cannot open the embedded index at {self.path}: {exc}"
@@ -170,6 +175,15 @@ class SqliteStore:
             self.dim = dim
             raise
         self.conn.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: the statements inside see a single state of the file."""
+        self.conn.execute("BEGIN")
+        try:
+            yield self.conn
+        finally:
+            self.conn.execute("COMMIT")
 
     def data_version(self) -> int:
         """Changes when another connection commits (never for this one's own writes)."""
@@ -405,6 +419,18 @@ class SqliteStore:
         offsets = np.zeros(len(rids) + 1, dtype=np.int64)
         np.cumsum(sizes, out=offsets[1:])
         return np.asarray(rids, dtype=np.int64), offsets, pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.float64)
+
+    def generation(self, tenant_id: int) -> int:
+        """The tenant's write generation: bumped by every change to its chunks, by any writer."""
+        return segments.generation(self.conn, tenant_id)
+
+    def bm25_segment(self, tenant_id: int) -> Segment | None:
+        """The tenant's stored BM25 segment, if it is still current."""
+        return segments.read(self.conn, tenant_id)
+
+    def put_bm25_segment(self, tenant_id: int, read_at: int, segment: Segment) -> bool:
+        """Store a segment built at generation ``read_at`` (best effort, never waits for a busy store)."""
+        return segments.write(self.conn, tenant_id, read_at, segment)
 
     def chunks_by_rowid(self, rids: list[int]) -> dict[int, Chunk]:
         out: dict[int, Chunk] = {}
