@@ -28,6 +28,7 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
@@ -406,14 +407,15 @@ class SqliteStore:
         return {int(rid): json.loads(fields) for rid, fields in rows}
 
     def load_terms(self, tenant_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Rowids, offsets, term ids and tfs of a tenant's chunks (chunk ``i`` owns ``[offsets[i], offsets[i+1])``)."""
-        rids: list[int] = []
-        blobs: list[bytes] = []
-        for rid, terms in self.conn.execute(
-            "SELECT rid, terms FROM chunks WHERE tenant_id = ? ORDER BY rid", (tenant_id,)
-        ):
-            rids.append(rid)
-            blobs.append(terms)
+        """Rowids, offsets, term ids and tfs of a tenant's chunks (chunk ``i`` owns ``[offsets[i], offsets[i+1])``).
+
+        Chunks come in rowid order, sorted here: ``ORDER BY rid`` made SQLite copy every blob into a
+        temporary B-tree (about 1/3 slower at 100k chunks).
+        """
+        rows = self.conn.execute("SELECT rid, terms FROM chunks WHERE tenant_id = ?", (tenant_id,)).fetchall()
+        rows.sort(key=itemgetter(0))
+        rids = [rid for rid, _ in rows]
+        blobs = [terms for _, terms in rows]
         sizes = np.fromiter((len(b) // 8 for b in blobs), dtype=np.int64, count=len(blobs))
         pairs = np.frombuffer(b"".join(blobs), dtype="<i4").reshape(-1, 2)
         offsets = np.zeros(len(rids) + 1, dtype=np.int64)
