@@ -259,13 +259,14 @@ def test_segments_are_per_tenant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
         assert bm25(fresh, "acme") == expected
 
 
-def test_a_damaged_segment_is_ignored(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+@pytest.mark.parametrize("damage", ["docs = substr(docs, 1, 8)", "tfs = substr(tfs, 1, 7)", "indptr = x''"])
+def test_a_damaged_segment_is_ignored(tmp_path: Path, damage: str) -> None:
     folder = tmp_path / "s"
     with EmbeddedIndex(folder) as index:
         load_corpus(index)
         expected = bm25(index)
     conn = sqlite3.connect(folder / "index.sqlite")
-    conn.execute("UPDATE bm25_segments SET docs = substr(docs, 1, 8)")
+    conn.execute(f"UPDATE bm25_segments SET {damage}")
     conn.commit()
     conn.close()
     assert not stored(folder)

@@ -313,8 +313,9 @@ class EmbeddedIndex(Index):
         size = request.k if request.mode is SearchMode.VECTOR else request.pool_size
         vector: list[tuple[int, float]] = []
         if query is not None:
+            matrix = self._matrix(tenant_id, shard)
             mask = None if request.filters is None else shard.mask(request.filters)
-            rids, sims = self._matrix(tenant_id, shard).top(query, size, mask)
+            rids, sims = matrix.top(query, size, mask)
             vector = [(int(r), float(s)) for r, s in zip(rids, sims, strict=True)]
         if request.mode is SearchMode.VECTOR:
             return [(rid, sim, 1.0 - sim) for rid, sim in vector]

@@ -74,9 +74,10 @@ def read(conn: sqlite3.Connection, tenant_id: int) -> Segment | None:
         " JOIN tenants t ON t.id = s.tenant_id AND t.generation = s.generation WHERE s.tenant_id = ?",
         (tenant_id,),
     ).fetchone()
-    if row is None:
-        return None
-    rowids, indptr, docs, tfs = (np.frombuffer(blob, dtype=kind) for blob, kind in zip(row, _KINDS, strict=True))
+    pairs = [] if row is None else list(zip(row, _KINDS, strict=True))
+    if not pairs or any(not isinstance(blob, bytes) or len(blob) % np.dtype(kind).itemsize for blob, kind in pairs):
+        return None  # none stored, or a damaged row: rebuilding from the chunks is always right
+    rowids, indptr, docs, tfs = (np.frombuffer(blob, dtype=kind) for blob, kind in pairs)
     whole = (
         len(indptr) >= 1
         and indptr[0] == 0
@@ -84,9 +85,15 @@ def read(conn: sqlite3.Connection, tenant_id: int) -> Segment | None:
         and bool(np.all(np.diff(indptr) >= 0))
         and (len(docs) == 0 or (int(docs.min()) >= 0 and int(docs.max()) < len(rowids)))
     )
-    if not whole:  # a damaged row: rebuilding from the chunks is always right
+    if not whole:
         return None
-    return Segment(rowids.astype(np.int64), indptr.astype(np.int64), docs.astype(np.int32), tfs.astype(np.float64))
+    # Read-only views of the blobs where the dtype already matches (any little-endian host); tfs become float64.
+    return Segment(
+        rowids.astype(np.int64, copy=False),
+        indptr.astype(np.int64, copy=False),
+        docs.astype(np.int32, copy=False),
+        tfs.astype(np.float64),
+    )
 
 
 def write(conn: sqlite3.Connection, tenant_id: int, read_at: int, segment: Segment) -> bool:
