@@ -2,8 +2,9 @@
 
 A chunk's filterable fields are its metadata plus the top-level fields in
 :data:`TOP_LEVEL_FIELDS` (a top-level field wins over a metadata key of the
-same name). For each field the table keeps a column in the vector matrix's
-slot order, dictionary-encoded: the distinct values plus an int code per row.
+same name). For each field the table keeps a column in rowid order (its own,
+so that BM25 can filter without the vector matrix being loaded),
+dictionary-encoded: the distinct values plus an int code per row.
 A comparison is decided once per distinct value with :func:`ragtune.filters.matches`
 (so the semantics are exactly the reference ones) and spread to rows with one
 numpy gather; ``and``/``or`` combine the boolean masks.
@@ -59,12 +60,14 @@ class _Column:
 class FieldTable:
     """Filter fields of one tenant's chunks, by rowid, with cached columns and masks.
 
-    Callers pass the rowids in slot order with every :meth:`mask` call and must
-    call :meth:`invalidate` whenever that order or any row changes.
+    Columns and masks are in ascending rowid order; :meth:`mask` maps a result
+    to any other order (the vector matrix's slots). Every :meth:`set` or
+    :meth:`remove` drops the caches.
     """
 
     def __init__(self, fields: Mapping[int, dict[str, Any]]) -> None:
         self._fields: dict[int, dict[str, Any]] = dict(fields)
+        self._rowids: np.ndarray | None = None
         self._columns: dict[str, _Column] = {}
         self._masks: dict[str, np.ndarray] = {}
 
@@ -77,20 +80,36 @@ class FieldTable:
         self.invalidate()
 
     def invalidate(self) -> None:
+        self._rowids = None
         self._columns.clear()
         self._masks.clear()
 
-    def mask(self, expr: FilterExpr, rowids: np.ndarray) -> np.ndarray:
-        """Booleans in the order of ``rowids``: which rows pass the filter (cached per filter)."""
+    @property
+    def rowids(self) -> np.ndarray:
+        """Every rowid of the table, ascending."""
+        if self._rowids is None:
+            self._rowids = np.array(sorted(self._fields), dtype=np.int64)
+        return self._rowids
+
+    def passing(self, expr: FilterExpr) -> np.ndarray:
+        """Ascending rowids of the chunks that pass the filter (cached per filter)."""
         key = expr.model_dump_json()
         cached = self._masks.get(key)
-        if cached is not None and len(cached) == len(rowids):
-            return cached
-        result = self._evaluate(expr, rowids)
-        if len(self._masks) >= _MASK_CACHE_SIZE:
-            self._masks.pop(next(iter(self._masks)))
-        self._masks[key] = result
-        return result
+        if cached is None:
+            cached = self._evaluate(expr, self.rowids)
+            if len(self._masks) >= _MASK_CACHE_SIZE:
+                self._masks.pop(next(iter(self._masks)))
+            self._masks[key] = cached
+        return self.rowids[cached]
+
+    def mask(self, expr: FilterExpr, rowids: np.ndarray) -> np.ndarray:
+        """Booleans in the order of ``rowids``: which rows pass the filter (a rowid without fields: all None)."""
+        allowed = self.passing(expr)
+        out = np.isin(rowids, allowed)
+        known = np.isin(rowids, self.rowids)
+        if not known.all():  # not in the table: every field reads as missing, as for a chunk without metadata
+            out[~known] = matches(expr, {})
+        return out
 
     def _evaluate(self, expr: FilterExpr, rowids: np.ndarray) -> np.ndarray:
         if isinstance(expr, And):

@@ -3,8 +3,10 @@
 Chunks, vectors and BM25 postings live in one SQLite file (see
 :mod:`~ragtune.index.embedded.store`). Searches run against in-memory copies
 of each tenant's vectors (:mod:`~ragtune.index.embedded.vectors`) and
-postings (:mod:`~ragtune.index.embedded.bm25`), loaded on the tenant's first
-search that needs them and then kept in step with this object's own writes; a
+postings (:mod:`~ragtune.index.embedded.bm25`), each loaded on the tenant's
+first search that needs it (a BM25 search never loads vectors; postings come
+from a stored segment while it is current, :mod:`~ragtune.index.embedded.segments`)
+and then kept in step with this object's own writes; a
 commit by any other connection (another process, another ``EmbeddedIndex`` on
 the same folder) is noticed through SQLite's ``data_version`` and the copies
 are reloaded lazily.
@@ -34,44 +36,71 @@ from ragtune.schema import Chunk, DocumentState, Hit, IndexStats, SearchMode
 FINGERPRINT_KEY = "fingerprint"
 """``meta`` key of the embedding fingerprint (:mod:`ragtune.index.fingerprint`)."""
 
+BM25_SEGMENT_MIN_CHUNKS = 10_000
+"""A tenant this large gets its rebuilt BM25 postings stored (:mod:`.segments`); below, rebuilding is cheap."""
+
 
 class _Shard:
-    """One tenant's in-memory state: vectors, and once needed, BM25 postings and filter fields."""
+    """One tenant's in-memory state, each part loaded on the first search that needs it.
 
-    def __init__(self, matrix: VectorMatrix) -> None:
-        self.matrix = matrix
+    A BM25 search needs the postings (and the filter fields when it filters),
+    never the vectors: at 100k chunks the vectors are ~150 MB and most of a
+    cold keyword search's time.
+    """
+
+    def __init__(self) -> None:
+        self.matrix: VectorMatrix | None = None
         self.keyword: KeywordIndex | None = None
         self.fields: FieldTable | None = None
-        self._allowed: dict[str, np.ndarray] = {}
+        self._masks: dict[str, np.ndarray] = {}  # filter -> booleans in the matrix's slot order
+        self._allowed: dict[str, np.ndarray] = {}  # filter -> sorted rowids
 
     def apply(self, changes: Changes) -> None:
         for rid in changes.removed:
-            self.matrix.remove(rid)
+            if self.matrix is not None:
+                self.matrix.remove(rid)
             if self.keyword is not None:
                 self.keyword.remove(rid)
             if self.fields is not None:
                 self.fields.remove(rid)
         for up in changes.upserted:
-            self.matrix.upsert(up.rowid, up.vector)
+            if self.matrix is not None:
+                self.matrix.upsert(up.rowid, up.vector)
             if self.keyword is not None:
                 self.keyword.add(up.rowid, up.term_ids, up.tfs)
             if self.fields is not None:
                 self.fields.set(up.rowid, up.fields)
-        if self.fields is not None:
-            self.fields.invalidate()  # slot order may have changed even without field changes
+        self._masks.clear()  # slot order may have changed even without field changes
         self._allowed.clear()
 
     def mask(self, expr: FilterExpr) -> np.ndarray:
-        assert self.fields is not None
-        return self.fields.mask(expr, self.matrix.rowids)
+        """Which rows of the (loaded) matrix pass the filter, in slot order."""
+        assert self.fields is not None and self.matrix is not None
+        key = expr.model_dump_json()
+        found = self._masks.get(key)
+        if found is None:
+            found = _remember(self._masks, key, self.fields.mask(expr, self.matrix.rowids))
+        return found
 
     def allowed(self, expr: FilterExpr) -> np.ndarray:
         """Sorted rowids that pass the filter."""
+        assert self.fields is not None
         key = expr.model_dump_json()
         found = self._allowed.get(key)
         if found is None:
-            found = self._allowed[key] = np.sort(self.matrix.rowids[self.mask(expr)])
+            found = _remember(self._allowed, key, self.fields.passing(expr))
         return found
+
+
+_CACHE_SIZE = 64
+
+
+def _remember(cache: dict[str, np.ndarray], key: str, value: np.ndarray) -> np.ndarray:
+    """Store ``value`` under ``key``, dropping the oldest entry of a full cache."""
+    if len(cache) >= _CACHE_SIZE:
+        cache.pop(next(iter(cache)))
+    cache[key] = value
+    return value
 
 
 class EmbeddedIndex(Index):
@@ -141,14 +170,43 @@ class EmbeddedIndex(Index):
     def _shard(self, tenant_id: int) -> _Shard:
         shard = self._shards.get(tenant_id)
         if shard is None:
-            rowids, rows = self._store.load_vectors(tenant_id)
-            shard = self._shards[tenant_id] = _Shard(VectorMatrix(self._store.dim or 0, rowids, rows))
+            shard = self._shards[tenant_id] = _Shard()
         return shard
+
+    def _matrix(self, tenant_id: int, shard: _Shard) -> VectorMatrix:
+        """The tenant's vectors, loaded on first use."""
+        if shard.matrix is None:
+            rowids, rows = self._store.load_vectors(tenant_id)
+            shard.matrix = VectorMatrix(self._store.dim or 0, rowids, rows, copy=False)
+        return shard.matrix
+
+    def _keyword(self, tenant_id: int, shard: _Shard) -> KeywordIndex:
+        """The tenant's BM25 postings: the stored segment when current, else rebuilt (and stored if large)."""
+        if shard.keyword is None:
+            segment = self._store.bm25_segment(tenant_id)
+            if segment is not None:
+                shard.keyword = KeywordIndex.from_segment(segment)
+                return shard.keyword
+            with self._store.reading():  # the generation the postings were read at, for storing them
+                read_at = self._store.generation(tenant_id)
+                keyword = KeywordIndex.bulk(*self._store.load_terms(tenant_id))
+            shard.keyword = keyword
+            fresh = keyword.segment()
+            if fresh is not None and len(keyword) >= BM25_SEGMENT_MIN_CHUNKS:
+                self._store.put_bm25_segment(tenant_id, read_at, fresh)
+        return shard.keyword
+
+    def _fields(self, tenant_id: int, shard: _Shard) -> FieldTable:
+        """The tenant's filter fields, loaded on first use."""
+        if shard.fields is None:
+            shard.fields = FieldTable(self._store.load_fields(tenant_id))
+        return shard.fields
 
     def _apply(self, changes: Changes | None) -> None:
         if changes is None or changes.tenant_id not in self._shards:
             return
-        if self._shards[changes.tenant_id].matrix.dim != (self._store.dim or 0):
+        matrix = self._shards[changes.tenant_id].matrix
+        if matrix is not None and matrix.dim != (self._store.dim or 0):
             del self._shards[changes.tenant_id]  # loaded before the first vector fixed the dimension
             return
         self._shards[changes.tenant_id].apply(changes)
@@ -238,27 +296,26 @@ class EmbeddedIndex(Index):
             if tenant_id is None:
                 return []
             shard = self._shard(tenant_id)
-            mask: np.ndarray | None = None
             if request.filters is not None:
-                if shard.fields is None:
-                    shard.fields = FieldTable(store.load_fields(tenant_id))
-                mask = shard.mask(request.filters)
-            scored = self._rank(store, tenant_id, shard, request, mask)
+                self._fields(tenant_id, shard)
+            scored = self._rank(store, tenant_id, shard, request)
             chunks = store.chunks_by_rowid([rid for rid, _, _ in scored])
         return [Hit(chunk=chunks[rid], score=s, distance=d) for rid, s, d in scored if rid in chunks]
 
     def _rank(
-        self, store: SqliteStore, tenant_id: int, shard: _Shard, request: SearchRequest, mask: np.ndarray | None
+        self, store: SqliteStore, tenant_id: int, shard: _Shard, request: SearchRequest
     ) -> list[tuple[int, float, float | None]]:
         """``(rowid, score, distance)`` of the top ``k``, best first."""
         if request.mode is SearchMode.BM25:
             keyword = self._bm25(store, tenant_id, shard, request, request.k)
             return [(rid, score, None) for rid, score in keyword]
-        query = self._query_vector(shard, request)
+        query = self._query_vector(tenant_id, shard, request)
         size = request.k if request.mode is SearchMode.VECTOR else request.pool_size
         vector: list[tuple[int, float]] = []
         if query is not None:
-            rids, sims = shard.matrix.top(query, size, mask)
+            matrix = self._matrix(tenant_id, shard)
+            mask = None if request.filters is None else shard.mask(request.filters)
+            rids, sims = matrix.top(query, size, mask)
             vector = [(int(r), float(s)) for r, s in zip(rids, sims, strict=True)]
         if request.mode is SearchMode.VECTOR:
             return [(rid, sim, 1.0 - sim) for rid, sim in vector]
@@ -272,16 +329,19 @@ class EmbeddedIndex(Index):
         similarity = dict(vector)
         missing = [int(r) for r, _ in fused if int(r) not in similarity]
         if missing and query is not None:
-            similarity.update(zip(missing, (float(s) for s in shard.matrix.similarity(missing, query)), strict=True))
+            sims = self._matrix(tenant_id, shard).similarity(missing, query)
+            similarity.update(zip(missing, (float(s) for s in sims), strict=True))
         return [
             (int(r), score, None if np.isnan(similarity.get(int(r), np.nan)) else 1.0 - similarity[int(r)])
             for r, score in fused
         ]
 
-    def _query_vector(self, shard: _Shard, request: SearchRequest) -> np.ndarray | None:
-        if request.query_vector is None or not shard.matrix.dim:
+    def _query_vector(self, tenant_id: int, shard: _Shard, request: SearchRequest) -> np.ndarray | None:
+        """The unit query vector; ``None`` without one or before any vector fixed the dimension."""
+        if request.query_vector is None:
             return None
-        return shard.matrix.check_query(request.query_vector)
+        matrix = self._matrix(tenant_id, shard)
+        return matrix.check_query(request.query_vector) if matrix.dim else None
 
     def _bm25(
         self, store: SqliteStore, tenant_id: int, shard: _Shard, request: SearchRequest, n: int
@@ -291,10 +351,9 @@ class EmbeddedIndex(Index):
         term_ids = list(store.term_ids(tenant_id, terms).values()) if terms else []
         if not term_ids:
             return []
-        if shard.keyword is None:
-            shard.keyword = KeywordIndex.bulk(*store.load_terms(tenant_id))
+        keyword = self._keyword(tenant_id, shard)
         allowed = None if request.filters is None else shard.allowed(request.filters)
-        rids, scores = shard.keyword.top(term_ids, n, allowed)
+        rids, scores = keyword.top(term_ids, n, allowed)
         return [(int(r), float(s)) for r, s in zip(rids, scores, strict=True)]
 
     # -- lifecycle ----------------------------------------------------------------

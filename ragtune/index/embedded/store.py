@@ -3,7 +3,8 @@
 Tables::
 
     meta       (key, value)                          schema version, vector dim, analyser
-    tenants    (id, name, next_term)                 "" is the default tenant
+    tenants    (id, name, next_term, generation)     "" is the default tenant; generation counts
+                                                     writes to its chunks (triggers, see segments)
     chunks     (rid, tenant_id, chunk_id, doc_id,    a chunk's JSON plus what it is looked up
                 content_hash, terms, fields, data)   by; ``terms`` holds its BM25 postings as
                                                      int32 (term id, tf) pairs, ``fields`` what
@@ -12,6 +13,7 @@ Tables::
     vocab      (tenant_id, term, id)                 a tenant's term ids (stemmed terms)
     documents  (tenant_id, doc_id, source,           the sync state of a document, written
                 doc_hash, chunk_ids)                 last in its transaction
+    bm25_segments (tenant_id, generation, ...)       stored BM25 postings (:mod:`.segments`)
 
 Every write is one ``BEGIN IMMEDIATE`` ... ``COMMIT`` transaction, so a
 document is either fully old or fully new after a crash. The class is not
@@ -26,12 +28,15 @@ import sqlite3
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from operator import itemgetter
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from ragtune.errors import ConfigError, IndexBackendError, TransientIndexError
+from ragtune.index.embedded import segments
+from ragtune.index.embedded.bm25 import Segment
 from ragtune.index.embedded.filtering import filter_fields
 from ragtune.index.embedded.keyword import ANALYZER_VERSION, Analyzer
 from ragtune.schema import Chunk, DocumentState
@@ -125,6 +130,7 @@ class SqliteStore:
                 for statement in _SCHEMA.split(";"):
                     if statement.strip():
                         self.conn.execute(statement)
+                segments.create_schema(self.conn)
                 self.dim = self._check_meta(dim)
         except sqlite3.Error as exc:
             msg = f"Cannot open the embedded index at {self.path}: {exc}"
@@ -170,6 +176,15 @@ class SqliteStore:
             self.dim = dim
             raise
         self.conn.execute("COMMIT")
+
+    @contextmanager
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """One read transaction: the statements inside see a single state of the file."""
+        self.conn.execute("BEGIN")
+        try:
+            yield self.conn
+        finally:
+            self.conn.execute("COMMIT")
 
     def data_version(self) -> int:
         """Changes when another connection commits (never for this one's own writes)."""
@@ -371,18 +386,20 @@ class SqliteStore:
         return [(int(rid), Chunk.model_validate_json(data), bytes(vec or b"")) for rid, data, vec in rows]
 
     def load_vectors(self, tenant_id: int) -> tuple[np.ndarray, np.ndarray]:
-        """Rowids and the ``(n, dim)`` float32 matrix of a tenant, in rowid order."""
+        """Rowids and the ``(n, dim)`` float32 matrix of a tenant, in rowid order.
+
+        Rows are appended to one growing buffer that the matrix then views, so
+        the peak is about one copy of the vectors, not three (row list, join, array).
+        """
         rows = self.conn.execute("SELECT rid, vec FROM vectors WHERE tenant_id = ? ORDER BY rid", (tenant_id,))
-        rids: list[int] = []
-        blobs: list[bytes] = []
-        for rid, vec in rows:
-            rids.append(rid)
-            blobs.append(vec)
         dim = self.current_dim() or 0
-        if any(len(b) != 4 * dim for b in blobs):  # a damaged row: search what is whole, doctor reports the rest
-            keep = [i for i, b in enumerate(blobs) if len(b) == 4 * dim]
-            rids, blobs = [rids[i] for i in keep], [blobs[i] for i in keep]
-        matrix = np.frombuffer(b"".join(blobs), dtype="<f4").reshape(len(rids), dim).astype(np.float32, copy=False)
+        rids: list[int] = []
+        buffer = bytearray()
+        for rid, vec in rows:
+            if len(vec) == 4 * dim:  # a damaged row is skipped: search what is whole, doctor reports the rest
+                rids.append(rid)
+                buffer += vec
+        matrix = np.frombuffer(buffer, dtype="<f4").reshape(len(rids), dim).astype(np.float32, copy=False)
         return np.asarray(rids, dtype=np.int64), matrix
 
     def load_fields(self, tenant_id: int) -> dict[int, dict[str, Any]]:
@@ -390,19 +407,32 @@ class SqliteStore:
         return {int(rid): json.loads(fields) for rid, fields in rows}
 
     def load_terms(self, tenant_id: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Rowids, offsets, term ids and tfs of a tenant's chunks (chunk ``i`` owns ``[offsets[i], offsets[i+1])``)."""
-        rids: list[int] = []
-        blobs: list[bytes] = []
-        for rid, terms in self.conn.execute(
-            "SELECT rid, terms FROM chunks WHERE tenant_id = ? ORDER BY rid", (tenant_id,)
-        ):
-            rids.append(rid)
-            blobs.append(terms)
+        """Rowids, offsets, term ids and tfs of a tenant's chunks (chunk ``i`` owns ``[offsets[i], offsets[i+1])``).
+
+        Chunks come in rowid order, sorted here: ``ORDER BY rid`` made SQLite copy every blob into a
+        temporary B-tree (about 1/3 slower at 100k chunks).
+        """
+        rows = self.conn.execute("SELECT rid, terms FROM chunks WHERE tenant_id = ?", (tenant_id,)).fetchall()
+        rows.sort(key=itemgetter(0))
+        rids = [rid for rid, _ in rows]
+        blobs = [terms for _, terms in rows]
         sizes = np.fromiter((len(b) // 8 for b in blobs), dtype=np.int64, count=len(blobs))
         pairs = np.frombuffer(b"".join(blobs), dtype="<i4").reshape(-1, 2)
         offsets = np.zeros(len(rids) + 1, dtype=np.int64)
         np.cumsum(sizes, out=offsets[1:])
         return np.asarray(rids, dtype=np.int64), offsets, pairs[:, 0].astype(np.int64), pairs[:, 1].astype(np.float64)
+
+    def generation(self, tenant_id: int) -> int:
+        """The tenant's write generation: bumped by every change to its chunks, by any writer."""
+        return segments.generation(self.conn, tenant_id)
+
+    def bm25_segment(self, tenant_id: int) -> Segment | None:
+        """The tenant's stored BM25 segment, if it is still current."""
+        return segments.read(self.conn, tenant_id)
+
+    def put_bm25_segment(self, tenant_id: int, read_at: int, segment: Segment) -> bool:
+        """Store a segment built at generation ``read_at`` (best effort, never waits for a busy store)."""
+        return segments.write(self.conn, tenant_id, read_at, segment)
 
     def chunks_by_rowid(self, rids: list[int]) -> dict[int, Chunk]:
         out: dict[int, Chunk] = {}

@@ -27,14 +27,21 @@ class VectorMatrix:
         (array([7]), array([1.], dtype=float32))
     """
 
-    def __init__(self, dim: int, rowids: np.ndarray | None = None, rows: np.ndarray | None = None) -> None:
+    def __init__(
+        self, dim: int, rowids: np.ndarray | None = None, rows: np.ndarray | None = None, *, copy: bool = True
+    ) -> None:
+        """``copy=False`` makes ``rows`` (writable, C-contiguous float32) the matrix's own buffer, edited in place."""
         self.dim = dim
         count = 0 if rowids is None else len(rowids)
         capacity = max(16, count)
-        self._rows = np.zeros((capacity, dim), dtype=np.float32)
+        if not copy and rows is not None and count >= 16 and _adoptable(rows, dim):
+            self._rows = rows[:count]  # no second copy: a tenant's vectors are ~150 MB at 100k chunks
+        else:
+            self._rows = np.zeros((capacity, dim), dtype=np.float32)
+            if rows is not None and count:
+                self._rows[:count] = rows[:count]
         self._ids = np.zeros(capacity, dtype=np.int64)
-        if rowids is not None and rows is not None and count:
-            self._rows[:count] = rows
+        if rowids is not None and count:
             self._ids[:count] = rowids
         self._slot = {int(r): i for i, r in enumerate(self._ids[:count].tolist())}
         self.size = count
@@ -130,6 +137,17 @@ class VectorMatrix:
             positions, slots = zip(*known, strict=True)
             out[list(positions)] = self._rows[list(slots)] @ query
         return out
+
+
+def _adoptable(rows: np.ndarray, dim: int) -> bool:
+    """Whether ``rows`` can become the matrix's own buffer: writable, C-contiguous float32 of the right width."""
+    return (
+        rows.dtype == np.float32
+        and rows.ndim == 2
+        and rows.shape[1] == dim
+        and rows.flags.c_contiguous
+        and rows.flags.writeable
+    )
 
 
 __all__ = ["VectorMatrix", "as_unit"]
