@@ -12,13 +12,12 @@ import math
 import re
 from collections.abc import Sequence
 from dataclasses import dataclass
-from typing import Literal
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragtune.chains.context import ContextBlock
 from ragtune.chains.grounding.answer_type import expected_answer_type, holds_answer_type
-from ragtune.chains.grounding.text import content_stems, overlap
+from ragtune.chains.grounding.text import content_stems
 from ragtune.chains.grounding.verifier import EmbeddingSimilarity
 from ragtune.chains.grounding.verify import Evidence, evidence_sentences
 
@@ -42,10 +41,6 @@ class ExtractOptions(BaseModel):
     answer_type_bonus: float = Field(default=0.1, ge=0.0, le=1.0)
     """Added to a sentence's relevance when the question asks for a date, number or name
     (``when``, ``how many``, ``who`` ...) and the sentence holds one the question does not state."""
-    idf: bool = True
-    """Weigh the question's words by how few of the shown sentences hold them (else all alike)."""
-    second_passage: Literal["any", "same"] = "any"
-    """Where a further sentence may come from: any passage, or only the first sentence's own."""
 
 
 @dataclass(frozen=True)
@@ -70,16 +65,13 @@ def weighted_overlap(question: set[str], sentences: Sequence[set[str]]) -> list[
     return [sum(weight[w] for w in question & s) / total for s in sentences]
 
 
-def relevance(
-    question: str, evidence: Sequence[Evidence], similarity: EmbeddingSimilarity | None, *, idf: bool = True
-) -> list[float]:
-    """Relevance of each sentence to the question: half cosine, half content-word overlap.
+def relevance(question: str, evidence: Sequence[Evidence], similarity: EmbeddingSimilarity | None) -> list[float]:
+    """Relevance of each sentence to the question: half cosine, half rarity-weighted content-word overlap.
 
     Without an embedder, the overlap alone.
     """
     words = content_stems(question)
-    stems = [content_stems(e.text) for e in evidence]
-    lexical = weighted_overlap(words, stems) if idf else [overlap(words, s) for s in stems]
+    lexical = weighted_overlap(words, [content_stems(e.text) for e in evidence])
     if similarity is None or not evidence:
         return lexical
     cosine = similarity.matrix([question], [e.text for e in evidence])[0]
@@ -101,7 +93,7 @@ def pick_sentences(
         score
         + options.rank_prior / (1 + rank.get(e.number, 0))
         + (options.answer_type_bonus if kind and holds_answer_type(e.text, kind, question) else 0.0)
-        for score, e in zip(relevance(question, evidence, similarity, idf=options.idf), evidence, strict=True)
+        for score, e in zip(relevance(question, evidence, similarity), evidence, strict=True)
     ]
     order = sorted(range(len(evidence)), key=lambda i: (-round(scores[i], 6), rank.get(evidence[i].number, 0), i))
     picks: list[Pick] = []
@@ -112,8 +104,6 @@ def pick_sentences(
             break
         if picks and score < options.second_ratio * picks[0].relevance:
             break
-        if picks and options.second_passage == "same" and evidence[i].number != picks[0].evidence.number:
-            continue
         size = len(evidence[i].text) + 5
         if picks and used + size > options.max_chars:
             continue
