@@ -283,11 +283,11 @@ class RagtuneToolkit:
             if self._chain_factory is not None:
                 self._chain = self._chain_factory(self.workspace)
             else:
-                from ragtune.chains import build_chain
+                from ragtune.chains import ChainOptions, build_chain
                 from ragtune.retrievers.search import SearchOptions
 
                 search = SearchOptions(tenant=self.tenant) if self.tenant is not None else None
-                self._chain = build_chain(self.workspace, search=search)
+                self._chain = build_chain(self.workspace, options=ChainOptions(search=search))
         return self._chain
 
     # -- search_knowledge_base ----------------------------------------------------------------
