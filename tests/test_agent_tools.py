@@ -372,3 +372,16 @@ def test_ask_tool_on_the_local_model(workspace: Workspace) -> None:
     assert answer.route in ("rag", "hybrid", "direct", "finetuned")
     assert answer.text and answer.text in message.content and f"Route: {answer.route}" in message.content
     assert answer.usage.output_tokens > 0
+
+
+def test_toolkit_options_name_every_toolkit_keyword() -> None:
+    """The tool factories' typed ``**options`` (``ToolkitOptions``) are exactly the toolkit's keywords."""
+    import inspect
+
+    from ragtune.agents.toolkit import ToolkitOptions
+
+    parameters = inspect.signature(RagtuneToolkit).parameters.values()
+    keywords = {p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert set(ToolkitOptions.__annotations__) == keywords
+    assert ToolkitOptions.__required_keys__ == frozenset()
+
