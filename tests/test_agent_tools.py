@@ -385,3 +385,13 @@ def test_toolkit_options_name_every_toolkit_keyword() -> None:
     assert set(ToolkitOptions.__annotations__) == keywords
     assert ToolkitOptions.__required_keys__ == frozenset()
 
+
+def test_toolkit_async_twins_have_the_sync_signatures(tmp_path: Path) -> None:
+    """Like the index contract's and the searcher's twin tests: each tool's ``a*`` entry point mirrors its sync one."""
+    from ragtune.agents import toolkit as toolkit_module
+    from ragtune.testing.twins import assert_async_twins
+
+    toolkit = RagtuneToolkit(Workspace(Settings.load({"store": str(tmp_path / "store")})))
+    tools = ["a" + method for method in toolkit_module.TOOL_METHODS.values()] + ["acall"]
+    assert sorted(assert_async_twins(toolkit, expected=tools)) == sorted(tools)
+    assert assert_async_twins(toolkit_module, expected=["ainvoke_chain"]) == ["ainvoke_chain"]
