@@ -348,10 +348,8 @@ class RagtuneToolkit:
     # -- ask / ask_finetuned ------------------------------------------------------------------
 
     def _check_finetuned(self) -> None:
-        from ragtune.llm.registry import ModelRegistry
-
         name = self.finetuned_model
-        if name is not None and name not in ModelRegistry(self.workspace.registry_path):
+        if name is not None and name not in self.workspace.registry:
             msg = (
                 f"No fine-tuned model is registered in {self.workspace.store} (registry name "
                 f"{name!r}). Use the 'ask' tool with route 'auto' or 'rag', or search the documents."

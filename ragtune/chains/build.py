@@ -96,10 +96,9 @@ def build_workspace_router(
         llm: a chat model for the llm strategy, or ``None``.
         stale_docs: freshness hook; default: :func:`ragtune.finetune.freshness.stale_checker` on ``finetuned``.
     """
-    from ragtune.llm.registry import ModelRegistry
     from ragtune.routing.freshness import stale_checker
 
-    registry = ModelRegistry(workspace.registry_path)
+    registry = workspace.registry
     has_finetuned = FINETUNED in registry
     route_set = runnable_routes(as_route_set(routes), finetuned=has_finetuned)
     if has_finetuned and stale_docs is None and registry.get(FINETUNED).snapshot:
@@ -175,9 +174,7 @@ def build_chain(
 
 
 def _build(workspace: Workspace, routes: Routes, options: ChainOptions) -> RagChain:
-    from ragtune.llm.registry import ModelRegistry
-
-    registry = ModelRegistry(workspace.registry_path)
+    registry = workspace.registry
     tokens = options.max_new_tokens
     base = ChainModel.from_registry(registry.get("base"), workspace.settings, max_new_tokens=tokens)
     finetuned = None
