@@ -161,12 +161,14 @@ def run_arm(
 ) -> dict[str, Any]:
     """Answer every question with one arm; per-question scores plus what the table needs."""
     from ragtune.chains.build import build_chain
+    from ragtune.chains.options import ChainOptions
     from ragtune.chains.rag_chain import is_not_found
     from ragtune.retrievers.search import SearchOptions
 
-    chain = build_chain(
-        workspace, config=config, search=SearchOptions(k=settings["k"]), max_new_tokens=settings["max_new_tokens"]
+    options = ChainOptions(
+        config=config, search=SearchOptions(k=settings["k"]), max_new_tokens=settings["max_new_tokens"]
     )
+    chain = build_chain(workspace, options=options)
     scores: list[QuestionScore] = []
     not_found, shown_gold, output_tokens, loops = [], [], [], []
     started = time.perf_counter()

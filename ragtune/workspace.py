@@ -25,6 +25,7 @@ from ragtune.retrievers.search import Searcher, SearchOptions
 
 if TYPE_CHECKING:
     from ragtune.index.fingerprint import FingerprintGuard
+    from ragtune.llm.registry import ModelRegistry
 
 MANIFEST_NAME = "store.json"
 CACHE_NAME = "embeddings.sqlite"
@@ -100,6 +101,13 @@ class Workspace:
     @property
     def registry_path(self) -> Path:
         return self.store / REGISTRY_NAME
+
+    @property
+    def registry(self) -> ModelRegistry:
+        """The store's model registry (``models.json``): the one place that names its file."""
+        from ragtune.llm.registry import ModelRegistry
+
+        return ModelRegistry(self.registry_path)
 
     def searcher(self, options: SearchOptions | None = None) -> Searcher:
         return Searcher(self.index, self.embedder, options)

@@ -372,3 +372,26 @@ def test_ask_tool_on_the_local_model(workspace: Workspace) -> None:
     assert answer.route in ("rag", "hybrid", "direct", "finetuned")
     assert answer.text and answer.text in message.content and f"Route: {answer.route}" in message.content
     assert answer.usage.output_tokens > 0
+
+
+def test_toolkit_options_name_every_toolkit_keyword() -> None:
+    """The tool factories' typed ``**options`` (``ToolkitOptions``) are exactly the toolkit's keywords."""
+    import inspect
+
+    from ragtune.agents.toolkit import ToolkitOptions
+
+    parameters = inspect.signature(RagtuneToolkit).parameters.values()
+    keywords = {p.name for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert set(ToolkitOptions.__annotations__) == keywords
+    assert ToolkitOptions.__required_keys__ == frozenset()
+
+
+def test_toolkit_async_twins_have_the_sync_signatures(tmp_path: Path) -> None:
+    """Like the index contract's and the searcher's twin tests: each tool's ``a*`` entry point mirrors its sync one."""
+    from ragtune.agents import toolkit as toolkit_module
+    from ragtune.testing.twins import assert_async_twins
+
+    toolkit = RagtuneToolkit(Workspace(Settings.load({"store": str(tmp_path / "store")})))
+    tools = ["a" + method for method in toolkit_module.TOOL_METHODS.values()] + ["acall"]
+    assert sorted(assert_async_twins(toolkit, expected=tools)) == sorted(tools)
+    assert assert_async_twins(toolkit_module, expected=["ainvoke_chain"]) == ["ainvoke_chain"]

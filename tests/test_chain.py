@@ -147,3 +147,38 @@ def test_build_chain_uses_the_registry_and_its_snapshot(tmp_path: Path, sample_c
         assert fresh.route == "finetuned" and fresh.text == "Hello from the tuned model!"
         assert fresh.usage.cost_usd and fresh.usage.cost_usd > 0
         assert openai_server.chat.requests[-1].body["model"] == FT_ID
+
+
+def test_build_chain_takes_one_options_model_or_the_old_keywords(tmp_path: Path, openai_server) -> None:  # type: ignore[no-untyped-def]
+    from ragtune.chains.options import ChainOptions
+    from ragtune.routing.semantic import SemanticOptions
+    from ragtune.testing.embeddings import FakeEmbedder
+
+    settings = Settings.load(
+        {
+            "store": str(tmp_path / "store"),
+            "openai_api_key": "test",
+            "openai_base_url": openai_server.url,
+            "chat_model": "openai:gpt-4o-mini",
+        }
+    )
+    prices = PriceTable.default()
+    rule = Rule(route="direct", pattern="hello there")
+    config = ChainConfig(mode="stuff", grounding="annotate")
+    with Workspace(settings, embedder=FakeEmbedder(dim=6)) as ws:
+        by_keywords = build_chain(
+            ws, config=config, rules=[rule], semantic={"threshold": 0.5}, max_new_tokens=8, prices=prices
+        )
+        options = ChainOptions(
+            config=config, rules=(rule,), semantic=SemanticOptions(threshold=0.5), max_new_tokens=8, prices=prices
+        )
+        by_options = build_chain(ws, options=options)
+        for chain in (by_keywords, by_options):
+            assert chain.config == config and chain.prices is prices
+            assert chain.router is not None
+            strategies = {s.name: s for s in chain.router.strategies}
+            assert strategies["rules"].rules == [rule]  # type: ignore[attr-defined]
+            assert strategies["semantic"].threshold == 0.5  # type: ignore[attr-defined]
+        with pytest.raises(TypeError, match="not both"):
+            build_chain(ws, options=options, max_new_tokens=16)
+    assert openai_server.chat.requests == []  # building calls no model

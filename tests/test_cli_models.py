@@ -12,7 +12,7 @@ from ragtune.cli.main import app
 from ragtune.config import Settings
 from ragtune.errors import ConfigError
 from ragtune.llm.registry import LOCAL_MODEL_ID, ModelRegistry, parse_chat_model, resolve_base_entry
-from ragtune.workspace import REGISTRY_NAME
+from ragtune.workspace import REGISTRY_NAME, Workspace
 
 runner = CliRunner()
 
@@ -76,6 +76,8 @@ def test_models_add_then_list(tmp_path: Path) -> None:
     rows = {row["name"]: row for row in json.loads(out)}
     assert code == 0 and set(rows) == {"base", "gpt", "mine"}
     assert (rows["gpt"]["provider"], rows["mine"]["model_id"]) == ("openai", str(model_dir.resolve()))
+    registry = Workspace(Settings.load({"store": store})).registry  # where the CLI wrote
+    assert registry.path == Path(store) / REGISTRY_NAME and registry.names() == ["base", "gpt", "mine"]
 
 
 def test_models_add_rejects_bad_input_as_json(tmp_path: Path) -> None:

@@ -359,3 +359,14 @@ def test_packaged_routes_meet_the_zero_shot_bar_on_the_labelled_set(minilm) -> N
     assert report.confusion["direct"].get("none", 0) == 0  # in-scope queries no longer fall under the threshold
     routes_text = (Path(__file__).resolve().parent.parent / "ragtune" / "routing" / "default_routes.json").read_text()
     assert not [q.query for q in labelled if q.query in routes_text]  # no labelled query copied into the routes
+
+
+def test_semantic_options_mirror_the_strategy_and_pass_only_what_was_set() -> None:
+    import inspect
+
+    from ragtune.routing.semantic import SemanticOptions, SemanticStrategy
+
+    parameters = inspect.signature(SemanticStrategy).parameters.values()
+    defaults = {p.name: p.default for p in parameters if p.kind is inspect.Parameter.KEYWORD_ONLY}
+    assert SemanticOptions().model_dump() == defaults
+    assert SemanticOptions(k=5, threshold=0.2).strategy_kwargs() == {"k": 5, "threshold": 0.2}

@@ -74,9 +74,9 @@ print([n.node.metadata["source"].split("/")[-1] for n in nodes])
 # tiny, so expect short and sometimes clumsy answers; the plumbing is what this shows.
 
 # %%
-from ragtune.chains import build_chain
+from ragtune.chains import ChainOptions, build_chain
 
-chain = build_chain(workspace, max_new_tokens=64)
+chain = build_chain(workspace, options=ChainOptions(max_new_tokens=64))
 answer = chain.invoke("What happens when a request goes over the API rate limit?")
 print(answer.text)
 print("route:", answer.route, "|", answer.decision.reason if answer.decision else "")

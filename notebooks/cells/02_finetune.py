@@ -75,11 +75,12 @@ print((WORK / "prepared" / "rejects.jsonl").read_text().strip()[:200])
 # best adapter is saved with a manifest (base model, dataset hash, hyperparameters, metrics).
 
 # %%
+from ragtune.config import Settings
 from ragtune.finetune.dataset import load_training_data
 from ragtune.finetune.local_lora import LocalLoRAJob, LoraTrainConfig
-from ragtune.llm.registry import ModelRegistry
+from ragtune.workspace import Workspace
 
-registry = ModelRegistry(STORE / "models.json")
+registry = Workspace(Settings.load({"store": str(STORE)})).registry
 data = load_training_data(WORK / "prepared")
 job = LocalLoRAJob(
     data,

@@ -32,6 +32,7 @@ from ragtune.agents.toolkit import (
     SEARCH_TOOL,
     TOOL_METHODS,
     RagtuneToolkit,
+    ToolkitOptions,
     ToolOutput,
 )
 from ragtune.errors import ToolError
@@ -40,6 +41,7 @@ from ragtune.schema import Hit
 
 if TYPE_CHECKING:
     from langchain_core.language_models import BaseChatModel
+    from typing_extensions import Unpack
 
     from ragtune.workspace import Workspace
 
@@ -126,47 +128,63 @@ def as_tool(
 
 
 def create_search_tool(
-    workspace: Workspace, *, name: str = SEARCH_TOOL, description: str | None = None, **kwargs: Any
+    workspace: Workspace,
+    *,
+    name: str = SEARCH_TOOL,
+    description: str | None = None,
+    **options: Unpack[ToolkitOptions],
 ) -> StructuredTool:
-    """``search_knowledge_base`` over a workspace (``kwargs`` go to :class:`RagtuneToolkit`)."""
-    return as_tool(RagtuneToolkit(workspace, **kwargs), SEARCH_TOOL, name=name, description=description)
+    """``search_knowledge_base`` over a workspace (``options`` go to :class:`RagtuneToolkit`)."""
+    return as_tool(RagtuneToolkit(workspace, **options), SEARCH_TOOL, name=name, description=description)
 
 
 def create_ask_tool(
-    workspace: Workspace, *, name: str = ASK_TOOL, description: str | None = None, **kwargs: Any
+    workspace: Workspace,
+    *,
+    name: str = ASK_TOOL,
+    description: str | None = None,
+    **options: Unpack[ToolkitOptions],
 ) -> StructuredTool:
     """``ask`` through the routing chain (``chain=`` or built from the workspace)."""
-    return as_tool(RagtuneToolkit(workspace, **kwargs), ASK_TOOL, name=name, description=description)
+    return as_tool(RagtuneToolkit(workspace, **options), ASK_TOOL, name=name, description=description)
 
 
 def create_ask_finetuned_tool(
-    workspace: Workspace, *, name: str = ASK_FINETUNED_TOOL, description: str | None = None, **kwargs: Any
+    workspace: Workspace,
+    *,
+    name: str = ASK_FINETUNED_TOOL,
+    description: str | None = None,
+    **options: Unpack[ToolkitOptions],
 ) -> StructuredTool:
     """``ask_finetuned``: the registered fine-tuned model alone."""
-    return as_tool(RagtuneToolkit(workspace, **kwargs), ASK_FINETUNED_TOOL, name=name, description=description)
+    return as_tool(RagtuneToolkit(workspace, **options), ASK_FINETUNED_TOOL, name=name, description=description)
 
 
 def create_ingest_tool(
-    workspace: Workspace, *, name: str = INGEST_TOOL, description: str | None = None, **kwargs: Any
+    workspace: Workspace,
+    *,
+    name: str = INGEST_TOOL,
+    description: str | None = None,
+    **options: Unpack[ToolkitOptions],
 ) -> StructuredTool:
     """``ingest`` a file or folder (restrict it with ``ingest_roots=[...]``)."""
-    return as_tool(RagtuneToolkit(workspace, **kwargs), INGEST_TOOL, name=name, description=description)
+    return as_tool(RagtuneToolkit(workspace, **options), INGEST_TOOL, name=name, description=description)
 
 
 def create_ragtune_tools(
     workspace: Workspace | RagtuneToolkit,
     *,
     include: Sequence[str] = ALL_TOOLS,
-    **kwargs: Any,
+    **options: Unpack[ToolkitOptions],
 ) -> list[StructuredTool]:
     """Every ragtune tool (or those named in ``include``) sharing one toolkit.
 
     Args:
         workspace: a workspace, or a ready :class:`RagtuneToolkit`.
         include: tool names to build, in order.
-        **kwargs: :class:`RagtuneToolkit` options (``chain``, ``tenant``, ``ingest_roots`` ...).
+        **options: :class:`RagtuneToolkit` options (``chain``, ``tenant``, ``ingest_roots`` ...).
     """
-    toolkit = workspace if isinstance(workspace, RagtuneToolkit) else RagtuneToolkit(workspace, **kwargs)
+    toolkit = RagtuneToolkit.of(workspace, **options)
     return [as_tool(toolkit, name) for name in include]
 
 
@@ -177,7 +195,7 @@ def create_ragtune_agent(
     include: Sequence[str] = ALL_TOOLS,
     system_prompt: str = DEFAULT_SYSTEM_PROMPT,
     extra_tools: Sequence[Any] = (),
-    **kwargs: Any,
+    **options: Unpack[ToolkitOptions],
 ) -> Any:
     """A LangGraph agent (``langchain.agents.create_agent``) with ragtune's tools.
 
@@ -187,7 +205,7 @@ def create_ragtune_agent(
         include: which ragtune tools to give the agent.
         system_prompt: the agent's instructions.
         extra_tools: your own tools, added after ragtune's.
-        **kwargs: :class:`RagtuneToolkit` options.
+        **options: :class:`RagtuneToolkit` options.
 
     Returns:
         The compiled graph: ``invoke({"messages": [...]})`` returns the conversation,
@@ -195,7 +213,7 @@ def create_ragtune_agent(
     """
     from langchain.agents import create_agent
 
-    tools = [*create_ragtune_tools(workspace, include=include, **kwargs), *extra_tools]
+    tools = [*create_ragtune_tools(workspace, include=include, **options), *extra_tools]
     return create_agent(model, tools, system_prompt=system_prompt)
 
 

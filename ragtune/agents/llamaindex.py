@@ -24,12 +24,20 @@ from llama_index.core.tools import FunctionTool, QueryEngineTool
 from llama_index.core.tools.types import ToolOutput as LlamaToolOutput
 
 from ragtune.agents.langchain import ALL_TOOLS, DEFAULT_SYSTEM_PROMPT
-from ragtune.agents.toolkit import DESCRIPTIONS, INPUT_SCHEMAS, TOOL_METHODS, RagtuneToolkit, ToolOutput
+from ragtune.agents.toolkit import (
+    DESCRIPTIONS,
+    INPUT_SCHEMAS,
+    TOOL_METHODS,
+    RagtuneToolkit,
+    ToolkitOptions,
+    ToolOutput,
+)
 from ragtune.errors import ToolError
 from ragtune.retrievers.llamaindex import RagtuneLlamaRetriever
 
 if TYPE_CHECKING:
     from llama_index.core.llms import LLM
+    from typing_extensions import Unpack
 
     from ragtune.workspace import Workspace
 
@@ -118,10 +126,10 @@ def as_function_tool(
 
 
 def create_llamaindex_tools(
-    workspace: Workspace | RagtuneToolkit, *, include: Sequence[str] = ALL_TOOLS, **kwargs: Any
+    workspace: Workspace | RagtuneToolkit, *, include: Sequence[str] = ALL_TOOLS, **options: Unpack[ToolkitOptions]
 ) -> list[FunctionTool]:
     """Every ragtune tool (or those in ``include``) as ``FunctionTool``s sharing one toolkit."""
-    toolkit = workspace if isinstance(workspace, RagtuneToolkit) else RagtuneToolkit(workspace, **kwargs)
+    toolkit = RagtuneToolkit.of(workspace, **options)
     return [as_function_tool(toolkit, name) for name in include]
 
 
@@ -164,7 +172,7 @@ def create_llamaindex_agent(
     query_engine: bool = True,
     system_prompt: str = DEFAULT_SYSTEM_PROMPT,
     extra_tools: Sequence[Any] = (),
-    **kwargs: Any,
+    **options: Unpack[ToolkitOptions],
 ) -> Any:
     """A LlamaIndex ``FunctionAgent`` with ragtune's tools (and the query-engine tool).
 
@@ -175,14 +183,14 @@ def create_llamaindex_agent(
         query_engine: also add :func:`create_query_engine_tool` (answers written by ``llm``).
         system_prompt: the agent's instructions.
         extra_tools: your own LlamaIndex tools.
-        **kwargs: :class:`RagtuneToolkit` options.
+        **options: :class:`RagtuneToolkit` options.
 
     Returns:
         A ``FunctionAgent``: ``await agent.run(user_msg=...)`` returns its final response.
     """
     from llama_index.core.agent.workflow import FunctionAgent
 
-    toolkit = workspace if isinstance(workspace, RagtuneToolkit) else RagtuneToolkit(workspace, **kwargs)
+    toolkit = RagtuneToolkit.of(workspace, **options)
     tools: list[Any] = [*create_llamaindex_tools(toolkit, include=include)]
     if query_engine:
         tools.append(create_query_engine_tool(toolkit, llm))

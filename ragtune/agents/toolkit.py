@@ -34,7 +34,7 @@ import logging
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, TypeVar
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -43,6 +43,8 @@ from ragtune.filters import FilterExpr, combine, parse_filter
 from ragtune.schema import Hit
 
 if TYPE_CHECKING:
+    from typing_extensions import Unpack
+
     from ragtune.chains.answer import Answer
     from ragtune.ingest.report import IngestReport
     from ragtune.retrievers.search import Searcher
@@ -235,6 +237,27 @@ def format_ingest(path: str, report: IngestReport) -> str:
 # -- the toolkit ------------------------------------------------------------------------------
 
 
+class AnsweringChain(Protocol):
+    """What the ``ask`` tools use of a chain: a :class:`~ragtune.chains.RagChain`, or anything that
+    answers ``{"question": ..., "route": ...}`` with an :class:`~ragtune.chains.answer.Answer`."""
+
+    def invoke(self, input: dict[str, Any], /) -> Answer: ...
+
+    async def ainvoke(self, input: dict[str, Any], /) -> Answer: ...
+
+
+class ToolkitOptions(TypedDict, total=False):
+    """:class:`RagtuneToolkit`'s keyword options, as the tool factories take them
+    (``create_ragtune_tools(workspace, tenant="acme", ingest_roots=[...])``)."""
+
+    chain: AnsweringChain | None
+    chain_factory: Callable[[Workspace], AnsweringChain] | None
+    tenant: str | None
+    ingest_roots: Sequence[str | Path] | None
+    max_passage_chars: int
+    finetuned_model: str | None
+
+
 class RagtuneToolkit:
     """The four agent tools over one workspace, with sync and async entry points.
 
@@ -257,8 +280,8 @@ class RagtuneToolkit:
         self,
         workspace: Workspace,
         *,
-        chain: Any | None = None,
-        chain_factory: Callable[[Workspace], Any] | None = None,
+        chain: AnsweringChain | None = None,
+        chain_factory: Callable[[Workspace], AnsweringChain] | None = None,
         tenant: str | None = None,
         ingest_roots: Sequence[str | Path] | None = None,
         max_passage_chars: int = 1200,
@@ -276,18 +299,23 @@ class RagtuneToolkit:
     def searcher(self) -> Searcher:
         return self.workspace.searcher()
 
+    @classmethod
+    def of(cls, workspace: Workspace | RagtuneToolkit, **options: Unpack[ToolkitOptions]) -> RagtuneToolkit:
+        """``workspace`` itself when it is a toolkit (``options`` are then not used), else a new toolkit on it."""
+        return workspace if isinstance(workspace, RagtuneToolkit) else cls(workspace, **options)
+
     @property
-    def chain(self) -> Any:
+    def chain(self) -> AnsweringChain:
         """The answering chain, built on first use."""
         if self._chain is None:
             if self._chain_factory is not None:
                 self._chain = self._chain_factory(self.workspace)
             else:
-                from ragtune.chains import build_chain
+                from ragtune.chains import ChainOptions, build_chain
                 from ragtune.retrievers.search import SearchOptions
 
                 search = SearchOptions(tenant=self.tenant) if self.tenant is not None else None
-                self._chain = build_chain(self.workspace, search=search)
+                self._chain = build_chain(self.workspace, options=ChainOptions(search=search))
         return self._chain
 
     # -- search_knowledge_base ----------------------------------------------------------------
@@ -320,10 +348,8 @@ class RagtuneToolkit:
     # -- ask / ask_finetuned ------------------------------------------------------------------
 
     def _check_finetuned(self) -> None:
-        from ragtune.llm.registry import ModelRegistry
-
         name = self.finetuned_model
-        if name is not None and name not in ModelRegistry(self.workspace.registry_path):
+        if name is not None and name not in self.workspace.registry:
             msg = (
                 f"No fine-tuned model is registered in {self.workspace.store} (registry name "
                 f"{name!r}). Use the 'ask' tool with route 'auto' or 'rag', or search the documents."
@@ -416,19 +442,20 @@ def _chain_input(question: str, route: str | None) -> dict[str, Any]:
     return {"question": question} if route is None else {"question": question, "route": route}
 
 
-def invoke_chain(chain: Any, question: str, route: str | None) -> Answer:
+def invoke_chain(chain: AnsweringChain, question: str, route: str | None) -> Answer:
     """Run the answering chain for one question, forcing ``route`` unless it is ``None``."""
-    return chain.invoke(_chain_input(question, route))  # type: ignore[no-any-return]
+    return chain.invoke(_chain_input(question, route))
 
 
-async def ainvoke_chain(chain: Any, question: str, route: str | None) -> Answer:
+async def ainvoke_chain(chain: AnsweringChain, question: str, route: str | None) -> Answer:
     """Async twin of :func:`invoke_chain`."""
-    return await chain.ainvoke(_chain_input(question, route))  # type: ignore[no-any-return]
+    return await chain.ainvoke(_chain_input(question, route))
 
 
 __all__ = [
     "ASK_FINETUNED_TOOL",
     "ASK_TOOL",
+    "AnsweringChain",
     "DESCRIPTIONS",
     "FINETUNED_MODEL",
     "INGEST_TOOL",
@@ -441,6 +468,7 @@ __all__ = [
     "RagtuneToolkit",
     "SearchInput",
     "ToolOutput",
+    "ToolkitOptions",
     "ainvoke_chain",
     "format_answer",
     "format_hits",

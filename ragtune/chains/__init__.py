@@ -4,8 +4,8 @@ Data flows loaders -> index -> retrievers -> routing -> chains. Names load lazil
 ``import ragtune.chains`` loads neither LangChain nor a model.
 
 Example:
-    >>> from ragtune.chains import build_chain
-    >>> chain = build_chain(workspace)
+    >>> from ragtune.chains import ChainOptions, build_chain
+    >>> chain = build_chain(workspace, options=ChainOptions(max_new_tokens=128))
     >>> answer = chain.invoke("What does the handbook say about refunds?")
     >>> answer.text, answer.route, [c.source for c in answer.citations]
 """
@@ -38,6 +38,7 @@ if TYPE_CHECKING:
         apply_grounding,
     )
     from ragtune.chains.models import ChainModel
+    from ragtune.chains.options import ChainOptions
     from ragtune.chains.prompt import DATA_RULE, Prompts
     from ragtune.chains.rag_chain import ChainConfig, RagChain
     from ragtune.chains.synthesis import (
@@ -73,6 +74,7 @@ _LAZY = {
     "pack": "context",
     "render_context": "context",
     "ChainModel": "models",
+    "ChainOptions": "options",
     "DATA_RULE": "prompt",
     "Prompts": "prompt",
     "ChainConfig": "rag_chain",
@@ -92,6 +94,7 @@ __all__ = [
     "Answer",
     "ChainConfig",
     "ChainModel",
+    "ChainOptions",
     "Citation",
     "Claim",
     "CrossEncoderVerifier",

@@ -9,20 +9,29 @@ freshness is checked in the tenant it learned from.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any, Union
 
 from ragtune.chains.models import ChainModel
+from ragtune.chains.options import ChainOptions
 from ragtune.chains.prompt import Prompts
 from ragtune.chains.rag_chain import ChainConfig, RagChain
 from ragtune.retrievers.search import SearchOptions
 from ragtune.routing.decision import FINETUNED, HYBRID
-from ragtune.routing.router import Router, RouterConfig, build_router
+from ragtune.routing.router import Router, RouterConfig, StaleDocs, build_router
 from ragtune.routing.routes import Route, RouteSet, as_route_set
+from ragtune.routing.semantic import SemanticOptions
 from ragtune.workspace import Workspace
 
+if TYPE_CHECKING:
+    from ragtune.llm.pricing import PriceTable
+    from ragtune.routing.rules import Rule
+
 log = logging.getLogger(__name__)
+
+Routes = Union[RouteSet, Sequence[Route], str, Path, None]
+"""A :class:`RouteSet`, routes, a JSON file, or ``None`` for the packaged routes."""
 
 WEAK_RETRIEVAL = 0.3
 """Best MiniLM similarity under which the index does not answer: ``rag`` answers without documents, saying so."""
@@ -67,14 +76,14 @@ def runnable_routes(routes: RouteSet, *, finetuned: bool) -> RouteSet:
 
 def build_workspace_router(
     workspace: Workspace,
-    routes: RouteSet | Sequence[Route] | str | Path | None = None,
+    routes: Routes = None,
     *,
     router_config: RouterConfig | None = None,
     search: SearchOptions | None = None,
-    rules: Sequence[Any] = (),
+    rules: Sequence[Rule] = (),
     llm: Any = None,
-    semantic: dict[str, Any] | None = None,
-    stale_docs: Callable[[], Iterable[str]] | Iterable[str] | None = None,
+    semantic: SemanticOptions | Mapping[str, Any] | None = None,
+    stale_docs: StaleDocs | None = None,
 ) -> Router:
     """The router ``build_chain`` uses: store-aware routes, retrieval confidence and freshness.
 
@@ -87,10 +96,9 @@ def build_workspace_router(
         llm: a chat model for the llm strategy, or ``None``.
         stale_docs: freshness hook; default: :func:`ragtune.finetune.freshness.stale_checker` on ``finetuned``.
     """
-    from ragtune.llm.registry import ModelRegistry
     from ragtune.routing.freshness import stale_checker
 
-    registry = ModelRegistry(workspace.registry_path)
+    registry = workspace.registry
     has_finetuned = FINETUNED in registry
     route_set = runnable_routes(as_route_set(routes), finetuned=has_finetuned)
     if has_finetuned and stale_docs is None and registry.get(FINETUNED).snapshot:
@@ -112,71 +120,86 @@ def build_workspace_router(
 
 def build_chain(
     workspace: Workspace,
-    routes: RouteSet | Sequence[Route] | str | Path | None = None,
+    routes: Routes = None,
     *,
+    options: ChainOptions | None = None,
     config: ChainConfig | None = None,
     router_config: RouterConfig | None = None,
     search: SearchOptions | None = None,
-    rules: Sequence[Any] = (),
+    rules: Sequence[Rule] = (),
     llm_router: bool = False,
-    semantic: dict[str, Any] | None = None,
+    semantic: SemanticOptions | Mapping[str, Any] | None = None,
     labelled: Iterable[Any] | None = None,
     prompts: Prompts | None = None,
     max_new_tokens: int | None = 256,
-    stale_docs: Callable[[], Iterable[str]] | Iterable[str] | None = None,
-    prices: Any = None,
+    stale_docs: StaleDocs | None = None,
+    prices: PriceTable | None = None,
 ) -> RagChain:
     """A chain whose models come from the workspace's registry (``base``, ``finetuned``).
 
     Args:
         workspace: the store: index, embedder and model registry.
         routes: a :class:`RouteSet`, routes, a JSON file, or ``None`` for the packaged routes.
-        config: synthesis mode and context options.
-        router_config: no-confident-route policy, retrieval thresholds, freshness depth
-            (default :data:`DEFAULT_ROUTER_CONFIG`).
-        search: retrieval options (k, mode, filters, tenant ...).
-        rules: keyword/regex overrides checked before the semantic strategy.
-        llm_router: add the llm strategy (on the base model) after the semantic one.
-        semantic: options of the semantic strategy (threshold, k, knn_weight ...).
-        labelled: labelled queries to fit the semantic strategy on before use.
-        prompts: prompt overrides.
-        max_new_tokens: longest reply of each model call.
-        stale_docs: freshness hook; default compares the ``finetuned`` entry's snapshot with the
-            index, in the tenant the model learned from.
-        prices: a price table (default: the packaged one).
+        options: how to build the chain and its router (see :class:`ChainOptions`).
+        config, router_config, search, rules, llm_router, semantic, labelled, prompts,
+            max_new_tokens, stale_docs, prices: the fields of :class:`ChainOptions` as keywords,
+            kept for existing calls; give them or ``options``, not both.
+
+    Raises:
+        TypeError: ``options`` and keyword options were both given.
 
     Example:
         >>> with Workspace.open(store="my-store") as ws:
-        ...     chain = build_chain(ws, "routes.json")
+        ...     chain = build_chain(ws, "routes.json", options=ChainOptions(search=SearchOptions(k=3)))
         ...     print(chain.invoke("What does the guide say about backups?").text)
     """
-    from ragtune.llm.registry import ModelRegistry
+    keywords = ChainOptions(
+        config=config,
+        router_config=router_config,
+        search=search,
+        rules=tuple(rules),
+        llm_router=llm_router,
+        semantic=SemanticOptions.model_validate(semantic) if isinstance(semantic, Mapping) else semantic,
+        labelled=labelled,
+        prompts=prompts,
+        max_new_tokens=max_new_tokens,
+        stale_docs=stale_docs,
+        prices=prices,
+    )
+    if options is None:
+        options = keywords
+    elif keywords != ChainOptions():
+        raise TypeError("build_chain() takes options= or keyword options (config=, search= ...), not both")
+    return _build(workspace, routes, options)
 
-    registry = ModelRegistry(workspace.registry_path)
-    base = ChainModel.from_registry(registry.get("base"), workspace.settings, max_new_tokens=max_new_tokens)
+
+def _build(workspace: Workspace, routes: Routes, options: ChainOptions) -> RagChain:
+    registry = workspace.registry
+    tokens = options.max_new_tokens
+    base = ChainModel.from_registry(registry.get("base"), workspace.settings, max_new_tokens=tokens)
     finetuned = None
     if FINETUNED in registry:
-        finetuned = ChainModel.from_registry(registry.get(FINETUNED), workspace.settings, max_new_tokens=max_new_tokens)
+        finetuned = ChainModel.from_registry(registry.get(FINETUNED), workspace.settings, max_new_tokens=tokens)
     router = build_workspace_router(
         workspace,
         routes,
-        router_config=router_config,
-        search=search,
-        rules=rules,
-        llm=base.chat if llm_router else None,
-        semantic=semantic,
-        stale_docs=stale_docs,
+        router_config=options.router_config,
+        search=options.search,
+        rules=options.rules,
+        llm=base.chat if options.llm_router else None,
+        semantic=options.semantic,
+        stale_docs=options.stale_docs,
     )
-    if labelled is not None:
-        router.fit(labelled)
+    if options.labelled is not None:
+        router.fit(options.labelled)
     return RagChain(
         base=base,
         finetuned=finetuned,
         router=router,
-        retriever=workspace.searcher(search).search,
-        prompts=prompts,
-        config=config,
-        prices=prices,
+        retriever=workspace.searcher(options.search).search,
+        prompts=options.prompts,
+        config=options.config,
+        prices=options.prices,
         embedder=workspace.embedder,
     )
 

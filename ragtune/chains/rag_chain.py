@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import AsyncIterator, Callable, Generator, Iterator
-from typing import Any, Literal, Union, cast
+from typing import TYPE_CHECKING, Any, Literal, Union, cast
 
 from langchain_core.callbacks import CallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -39,6 +39,9 @@ from ragtune.errors import ConfigError
 from ragtune.routing.decision import CHAIN_ROUTES, DIRECT, FINETUNED, HYBRID, RAG, RouteDecision
 from ragtune.routing.router import Router
 from ragtune.schema import Hit
+
+if TYPE_CHECKING:
+    from ragtune.llm.pricing import PriceTable
 
 ChainInput = Union[str, dict[str, Any]]
 ChainOutput = Union[str, Answer]
@@ -146,7 +149,7 @@ class RagChain(Runnable[ChainInput, Answer]):
         retriever: Retrieve | None = None,
         prompts: Prompts | None = None,
         config: ChainConfig | None = None,
-        prices: Any = None,
+        prices: PriceTable | None = None,
         embedder: Embedder | None = None,
         verifier: Verifier | None = None,
     ) -> None:
@@ -163,7 +166,7 @@ class RagChain(Runnable[ChainInput, Answer]):
             from ragtune.llm.pricing import PriceTable
 
             prices = PriceTable.default()
-        self.prices = prices
+        self.prices: PriceTable = prices
         self.embedder = embedder
         self.similarity = EmbeddingSimilarity(embedder) if embedder is not None else None
         self.verifier: Verifier = verifier or (

@@ -173,6 +173,7 @@ def ask(
 ) -> None:
     """Answer QUESTION: route it, retrieve where needed, and show the answer, route, sources, latency and cost."""
     from ragtune.chains.build import build_chain
+    from ragtune.chains.options import ChainOptions
     from ragtune.chains.rag_chain import ChainConfig
     from ragtune.retrievers.search import SearchOptions
     from ragtune.workspace import Workspace
@@ -183,13 +184,12 @@ def ask(
 
         checker = CrossEncoderVerifier(verifier)
     with Workspace(settings) as ws:
-        chain = build_chain(
-            ws,
-            routes,
+        options = ChainOptions(
             config=ChainConfig(mode=mode.value, grounding=grounding.value),
             search=SearchOptions(k=k, tenant=tenant),
             max_new_tokens=max_new_tokens,
         )
+        chain = build_chain(ws, routes, options=options)
         if checker is not None:
             chain.verifier = checker
         value = {"question": question, "route": route.value}
@@ -232,9 +232,10 @@ def route_cmd(
     from ragtune.routing.evaluate import load_labelled
     from ragtune.routing.router import build_router
     from ragtune.routing.routes import as_route_set
+    from ragtune.routing.semantic import SemanticOptions
     from ragtune.workspace import Workspace
 
-    semantic = {"threshold": threshold} if threshold is not None else None
+    semantic = SemanticOptions(threshold=threshold) if threshold is not None else None
     route_set = as_route_set(routes)  # a bad routes file fails before any model loads
     with Workspace(settings) as ws:
         if eval_file is not None:  # scores the routes file itself, whatever models the store has

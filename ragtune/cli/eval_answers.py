@@ -112,6 +112,7 @@ def eval_answers(
 ) -> None:
     """Answer every question of --qa through the chain and report answer quality with 95% intervals."""
     from ragtune.chains.build import build_chain
+    from ragtune.chains.options import ChainOptions
     from ragtune.errors import InputError
     from ragtune.evaluation.answer_eval import evaluate_answers, passage_texts
     from ragtune.evaluation.qa_file import load_qa
@@ -128,7 +129,8 @@ def eval_answers(
     for error in qa_file.errors:
         console.print(f"[yellow]skipped[/] {error}", highlight=False)
     with Workspace(settings) as ws:
-        chain = build_chain(ws, routes, config=config, search=SearchOptions(k=k), max_new_tokens=max_new_tokens)
+        options = ChainOptions(config=config, search=SearchOptions(k=k), max_new_tokens=max_new_tokens)
+        chain = build_chain(ws, routes, options=options)
 
         def answer(question: str) -> Any:
             return chain.invoke({"question": question, "route": route})

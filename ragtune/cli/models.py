@@ -22,11 +22,10 @@ def list_models(json_out: JsonFlag = False, *, settings: Settings) -> None:
     """List registered models; fine-tuned models whose source documents changed are flagged stale."""
     from rich.table import Table
 
-    from ragtune.llm.registry import ModelRegistry
     from ragtune.routing.freshness import stale_documents
-    from ragtune.workspace import REGISTRY_NAME
+    from ragtune.workspace import Workspace
 
-    entries = ModelRegistry(Path(settings.store) / REGISTRY_NAME).list()
+    entries = Workspace(settings).registry.list()
     index = _open_existing_index(settings)
     rows = []
     for entry in entries:
@@ -76,8 +75,8 @@ def add_model(
     settings: Settings,
 ) -> None:
     """Register a chat model (replacing one of the same name); use it with the router or as base."""
-    from ragtune.llm.registry import ModelEntry, ModelRegistry
-    from ragtune.workspace import REGISTRY_NAME
+    from ragtune.llm.registry import ModelEntry
+    from ragtune.workspace import Workspace
 
     if provider not in ("local", "openai"):
         fail(f"--provider must be local or openai, got {provider!r}.", code=EXIT_USAGE)
@@ -99,7 +98,7 @@ def add_model(
         base=base if base is not None else ("base" if adapter_path is not None else None),
         notes=notes,
     )
-    registry = ModelRegistry(Path(settings.store) / REGISTRY_NAME)
+    registry = Workspace(settings).registry
     registry.register(entry)
     if json_out:
         emit_json(entry.model_dump(mode="json"))
@@ -129,10 +128,10 @@ def warm_model(json_out: JsonFlag = False, *, settings: Settings) -> None:
     import time
 
     from ragtune.llm.loader import cache_dir, is_warm, resolve_source, warm
-    from ragtune.llm.registry import ModelRegistry, resolve_base_entry
-    from ragtune.workspace import REGISTRY_NAME
+    from ragtune.llm.registry import resolve_base_entry
+    from ragtune.workspace import Workspace
 
-    entry = resolve_base_entry(ModelRegistry(Path(settings.store) / REGISTRY_NAME), settings)
+    entry = resolve_base_entry(Workspace(settings).registry, settings)
     if entry.provider != "local":
         result = {"model": entry.model_id, "provider": entry.provider, "built": False, "seconds": 0.0}
     else:

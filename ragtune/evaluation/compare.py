@@ -272,13 +272,12 @@ def _default_trainer(config: CompareConfig) -> Trainer:
 def _check(config: CompareConfig, workspace: Workspace) -> None:
     """Fail before any work on an unknown approach or an unregistered model."""
     from ragtune.errors import ConfigError
-    from ragtune.llm.registry import ModelRegistry
 
     unknown = [a for a in config.approaches if a not in APPROACHES]
     if unknown or not config.approaches:
         raise ConfigError(f"Unknown approaches {unknown}; choose from {', '.join(APPROACHES)}.")
     if config.model is not None and _needs_model(config):
-        ModelRegistry(workspace.registry_path).get(config.model)  # a clear error for an unknown name
+        workspace.registry.get(config.model)  # a clear error for an unknown name
 
 
 def _needs_model(config: CompareConfig) -> bool:

@@ -62,9 +62,8 @@ def generate_questions(
     maker: QAGenerator
     if generator == "chat":
         from ragtune.llm.factory import make_chat_model
-        from ragtune.llm.registry import ModelRegistry
 
-        base = ModelRegistry(workspace.registry_path).get("base")
+        base = workspace.registry.get("base")
         maker = ChatQAGenerator(make_chat_model(base, workspace.settings, max_new_tokens=200))
     else:
         maker = TemplateQAGenerator()
@@ -113,7 +112,7 @@ def train_local(
     from ragtune.finetune.generate import write_pairs
     from ragtune.finetune.local_lora import LocalLoRAJob, LoraTrainConfig
     from ragtune.finetune.prepare import PrepareConfig, prepare
-    from ragtune.llm.registry import LOCAL_MODEL_ID, ModelRegistry
+    from ragtune.llm.registry import LOCAL_MODEL_ID
 
     started = time.perf_counter()
     pairs, excluded = generate_questions(workspace, paths, exclude=exclude, generator=generator, progress=progress)
@@ -128,7 +127,7 @@ def train_local(
     train_config = LoraTrainConfig(epochs=epochs, learning_rate=learning_rate, batch_size=4, max_length=128)
     job = LocalLoRAJob(
         data,
-        registry=ModelRegistry(workspace.registry_path),
+        registry=workspace.registry,
         output_dir=work / "adapter",
         name=name,
         config=train_config,
@@ -162,10 +161,9 @@ def chain_answerers(
     name) for the fine-tuned and hybrid routes.
     """
     from ragtune.chains import ChainModel, RagChain
-    from ragtune.llm.registry import ModelRegistry
     from ragtune.retrievers.search import SearchOptions
 
-    registry = ModelRegistry(workspace.registry_path)
+    registry = workspace.registry
     settings = workspace.settings
     base = ChainModel.from_registry(registry.get("base"), settings, max_new_tokens=max_new_tokens)
     tuned = None

@@ -31,6 +31,7 @@ from ragtune.finetune.dataset import TrainingData
 from ragtune.finetune.freshness import TENANT_KEY, corpus_snapshot
 from ragtune.finetune.job import FineTuneJob, JobEvent, JobState, JobStatus, numeric_metrics
 from ragtune.finetune.jobstore import JobRecord, JobStore
+from ragtune.finetune.openai_api import EventPage, FineTuningClient, RemoteEvent, RemoteJob, UploadedFile
 from ragtune.finetune.prepare import DEFAULT_OPENAI_BASE
 from ragtune.index.base import Index
 from ragtune.llm.registry import ModelEntry, ModelRegistry
@@ -111,7 +112,7 @@ class OpenAITrainConfig(BaseModel):
         return {k: v for k, v in values.items() if v is not None}
 
 
-def openai_client(settings: Settings, *, timeout: float = 60.0) -> Any:
+def openai_client(settings: Settings, *, timeout: float = 60.0) -> FineTuningClient:
     """An ``openai.OpenAI`` client for fine-tuning, with its own retries off (ragtune retries).
 
     Raises:
@@ -131,7 +132,8 @@ class OpenAIFineTuneJob(FineTuneJob):
 
     Args:
         data: The prepared data (``None`` only for jobs made by :meth:`attach`).
-        client: An ``openai.OpenAI`` client (see :func:`openai_client`).
+        client: An ``openai.OpenAI`` client (see :func:`openai_client`), or anything with the
+            same :class:`~ragtune.finetune.openai_api.FineTuningClient` endpoints.
         registry: Where the ``ft:`` model is registered when the job succeeds.
         name: Registry name of the fine-tuned model.
         config: Base model, hyperparameters, polling and retries.
@@ -147,7 +149,7 @@ class OpenAIFineTuneJob(FineTuneJob):
         self,
         data: TrainingData | None,
         *,
-        client: Any,
+        client: FineTuningClient,
         registry: ModelRegistry,
         name: str = "finetuned",
         config: OpenAITrainConfig | None = None,
@@ -173,7 +175,7 @@ class OpenAIFineTuneJob(FineTuneJob):
         cls,
         job_id: str,
         *,
-        client: Any,
+        client: FineTuningClient,
         registry: ModelRegistry,
         jobs: JobStore | None = None,
         name: str | None = None,
@@ -306,7 +308,7 @@ class OpenAIFineTuneJob(FineTuneJob):
 
     # -- helpers -----------------------------------------------------------------
     def _upload(self, path: Path) -> str:
-        def upload() -> Any:
+        def upload() -> UploadedFile:
             with path.open("rb") as handle:
                 return self.client.files.create(file=(path.name, handle), purpose="fine-tune")
 
@@ -322,7 +324,7 @@ class OpenAIFineTuneJob(FineTuneJob):
             kwargs: dict[str, Any] = {"limit": EVENT_PAGE}
             if after is not None:
                 kwargs["after"] = after
-            page: Any = self._call(
+            page: EventPage = self._call(
                 "list events", functools.partial(self.client.fine_tuning.jobs.list_events, job_id, **kwargs)
             )
             data = list(page.data)
@@ -340,7 +342,7 @@ class OpenAIFineTuneJob(FineTuneJob):
             self._seen[event.id] = event
         return fresh
 
-    def _to_status(self, remote: Any) -> JobStatus:
+    def _to_status(self, remote: RemoteJob) -> JobStatus:
         error = getattr(remote, "error", None)
         message = None
         if error is not None and (getattr(error, "message", None) or getattr(error, "code", None)):
@@ -363,7 +365,7 @@ class OpenAIFineTuneJob(FineTuneJob):
             trained_tokens=getattr(remote, "trained_tokens", None),
             metrics=metrics,
             created=float(remote.created_at) if getattr(remote, "created_at", None) else None,
-            finished=float(remote.finished_at) if getattr(remote, "finished_at", None) else None,
+            finished=float(finished) if (finished := getattr(remote, "finished_at", None)) else None,
             registered_as=self._result.name if self._result is not None else None,
         )
 
@@ -386,7 +388,7 @@ def _state(status: str) -> JobState:
         return JobState.RUNNING
 
 
-def _to_event(item: Any) -> JobEvent:
+def _to_event(item: RemoteEvent) -> JobEvent:
     data = getattr(item, "data", None)
     data = data if isinstance(data, dict) else {}
     step = data.get("step")

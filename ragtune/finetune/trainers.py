@@ -53,11 +53,10 @@ class TrainOptions(BaseModel):
 
 
 def registry_for(settings: Settings) -> ModelRegistry:
-    """The store's model registry (``Workspace.registry_path``)."""
-    from ragtune.llm.registry import ModelRegistry
+    """The store's model registry (:attr:`Workspace.registry <ragtune.workspace.Workspace.registry>`)."""
     from ragtune.workspace import Workspace
 
-    return ModelRegistry(Workspace(settings).registry_path)
+    return Workspace(settings).registry
 
 
 def make_trainer(

@@ -2,7 +2,7 @@
 
 Example:
     >>> from ragtune.llm import ModelRegistry, make_chat_model
-    >>> entry = ModelRegistry(ws.registry_path).get("finetuned")
+    >>> entry = ws.registry.get("finetuned")
     >>> make_chat_model(entry, settings).invoke("Hello").content
 """
 

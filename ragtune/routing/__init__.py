@@ -20,7 +20,7 @@ if TYPE_CHECKING:
     from ragtune.routing.router import Router, RouterConfig, build_router, retrieval_confidence
     from ragtune.routing.routes import Route, RouteSet, as_route_set
     from ragtune.routing.rules import Rule, RulesStrategy
-    from ragtune.routing.semantic import SemanticStrategy
+    from ragtune.routing.semantic import SemanticOptions, SemanticStrategy
 
 _LAZY = {
     "CHAIN_ROUTES": "decision",
@@ -46,6 +46,7 @@ _LAZY = {
     "as_route_set": "routes",
     "Rule": "rules",
     "RulesStrategy": "rules",
+    "SemanticOptions": "semantic",
     "SemanticStrategy": "semantic",
 }
 
@@ -70,6 +71,7 @@ __all__ = [
     "RoutingReport",
     "Rule",
     "RulesStrategy",
+    "SemanticOptions",
     "SemanticStrategy",
     "as_route_set",
     "build_router",

@@ -27,7 +27,7 @@ from __future__ import annotations
 import inspect
 import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from typing import Any, Literal, Union
+from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
 from langchain_core.runnables import Runnable, RunnableConfig
@@ -38,8 +38,11 @@ from ragtune.routing.base import RoutingStrategy
 from ragtune.routing.decision import DIRECT, FINETUNED, HYBRID, RAG, RouteDecision
 from ragtune.routing.fitting import FitReport
 from ragtune.routing.routes import RouteSet
-from ragtune.routing.semantic import SemanticStrategy
+from ragtune.routing.semantic import SemanticOptions, SemanticStrategy
 from ragtune.schema import Hit
+
+if TYPE_CHECKING:
+    from ragtune.routing.rules import Rule
 
 RouterInput = Union[str, dict[str, Any]]
 Retrieve = Callable[..., list[Hit]]
@@ -337,9 +340,9 @@ def build_router(
     routes: RouteSet | str | Any | None = None,
     *,
     embedder: Any = None,
-    rules: Sequence[Any] = (),
+    rules: Sequence[Rule] = (),
     llm: Any = None,
-    semantic: Mapping[str, Any] | None = None,
+    semantic: SemanticOptions | Mapping[str, Any] | None = None,
     config: RouterConfig | None = None,
     retriever: Retrieve | None = None,
     stale_docs: StaleDocs | None = None,
@@ -348,7 +351,8 @@ def build_router(
 
     Args:
         routes: a :class:`RouteSet`, the JSON shape, a file path, or ``None`` for the packaged defaults.
-        embedder: enables the semantic strategy; ``semantic`` holds its options (threshold, k ...).
+        embedder: enables the semantic strategy; ``semantic`` holds its options: a
+            :class:`~ragtune.routing.semantic.SemanticOptions` or the same fields as a mapping.
         rules: :class:`~ragtune.routing.rules.Rule` overrides, checked first.
         llm: a chat model: enables the llm strategy, asked when the earlier ones are not confident.
         config, retriever, stale_docs: see :class:`Router`.
@@ -362,7 +366,8 @@ def build_router(
     if rules:
         strategies.append(RulesStrategy(route_set, rules))
     if embedder is not None:
-        strategies.append(SemanticStrategy(route_set, embedder, **dict(semantic or {})))
+        options = semantic.strategy_kwargs() if isinstance(semantic, SemanticOptions) else dict(semantic or {})
+        strategies.append(SemanticStrategy(route_set, embedder, **options))
     if llm is not None:
         strategies.append(LLMStrategy(route_set, llm))
     return Router(route_set, strategies, config=config, retriever=retriever, stale_docs=stale_docs)

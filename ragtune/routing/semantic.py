@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
+from pydantic import BaseModel, ConfigDict
 
 from ragtune.embeddings.base import Embedder
 from ragtune.embeddings.blas import single_threaded_blas
@@ -40,6 +41,31 @@ _FEW = 16
 DEFAULT_THRESHOLD = 0.12
 """Zero-shot threshold on the centroid score: in-scope MiniLM queries score at least ~0.14 against the
 packaged routes (``benchmarks/routing_accuracy.py``); lower scores mean nothing in the routes file is close."""
+
+
+class SemanticOptions(BaseModel):
+    """The options of :class:`SemanticStrategy`, as one typed value (``build_router(semantic=...)``).
+
+    Only the fields you set reach the strategy (:meth:`strategy_kwargs`), so its own defaults and
+    checks (``k >= 1``, ``0 <= knn_weight <= 1``: a :class:`~ragtune.errors.ConfigError`) apply.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    threshold: float = DEFAULT_THRESHOLD
+    """Minimum score of the best route for a confident decision."""
+    margin: float = 0.0
+    """Minimum lead of the best route over the runner-up."""
+    k: int = 3
+    """How many nearest examples of a route the kNN similarity averages."""
+    knn_weight: float = 0.0
+    """Weight of the kNN similarity against the prototype similarity."""
+    include_description: bool = True
+    """Embed each route's description as one more example."""
+
+    def strategy_kwargs(self) -> dict[str, Any]:
+        """The keyword arguments of :class:`SemanticStrategy` that were set."""
+        return self.model_dump(exclude_unset=True)
 
 
 class SemanticStrategy(RoutingStrategy):
@@ -249,4 +275,4 @@ def _unit(matrix: np.ndarray) -> np.ndarray:
     return np.asarray(matrix / norms, dtype=np.float32)
 
 
-__all__ = ["FitReport", "SemanticStrategy"]
+__all__ = ["FitReport", "SemanticOptions", "SemanticStrategy"]

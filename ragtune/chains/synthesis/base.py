@@ -10,7 +10,7 @@ from __future__ import annotations
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Generator, Sequence
-from typing import Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from langchain_core.messages import BaseMessage
 from langchain_core.prompts import ChatPromptTemplate
@@ -22,6 +22,9 @@ from ragtune.chains.context import ContextBlock, ContextOptions
 from ragtune.chains.models import ChainModel
 from ragtune.chains.prompt import Prompts
 from ragtune.errors import ModelError, RagtuneError
+
+if TYPE_CHECKING:
+    from ragtune.llm.pricing import PriceTable
 
 Tokens = Generator[str, None, Any]
 
@@ -42,7 +45,7 @@ class SynthesisResult(BaseModel):
 class Meter:
     """Adds up tokens, latency per step and cost over the model calls of one answer."""
 
-    def __init__(self, prices: Any = None, config: RunnableConfig | None = None) -> None:
+    def __init__(self, prices: PriceTable | None = None, config: RunnableConfig | None = None) -> None:
         self.prices = prices
         self.config = config
         """Runnable config for the model calls (callbacks, tags), so they trace under the chain's run."""
