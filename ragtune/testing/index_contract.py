@@ -23,7 +23,7 @@ fails otherwise.
 Vectors come from :class:`~ragtune.testing.embeddings.FakeEmbedder` (8-d,
 deterministic): the suite checks what the backend does with vectors, text and
 filters, not how good an embedding model is. Filter semantics are those of
-:func:`ragtune.filters.matches` over :func:`~ragtune.index.embedded.filtering.filter_fields`.
+:func:`ragtune.filters.matches` over :func:`~ragtune.index.fields.filter_fields`.
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ import pytest
 
 from ragtune.filters import F, FilterExpr, matches
 from ragtune.index.base import Index, SearchRequest
-from ragtune.index.embedded.filtering import filter_fields
+from ragtune.index.fields import filter_fields
 from ragtune.index.fusion import fuse
 from ragtune.schema import Chunk, DocumentState, Fusion, Hit, SearchMode
 from ragtune.testing.embeddings import FakeEmbedder

@@ -1,10 +1,10 @@
 """Evaluating ``ragtune.filters`` trees over a tenant's chunks, vectorised.
 
-A chunk's filterable fields are its metadata plus the top-level fields in
-:data:`TOP_LEVEL_FIELDS` (a top-level field wins over a metadata key of the
-same name). For each field the table keeps a column in rowid order (its own,
-so that BM25 can filter without the vector matrix being loaded),
-dictionary-encoded: the distinct values plus an int code per row.
+A chunk's filterable fields are :func:`ragtune.index.fields.filter_fields`:
+its metadata plus the attributes in :data:`~ragtune.index.fields.FILTERABLE_FIELDS`
+(an attribute wins over a metadata key of the same name). For each field the
+table keeps a column in rowid order (its own, so that BM25 can filter without
+the vector matrix being loaded), dictionary-encoded: the distinct values plus an int code per row.
 A comparison is decided once per distinct value with :func:`ragtune.filters.matches`
 (so the semantics are exactly the reference ones) and spread to rows with one
 numpy gather; ``and``/``or`` combine the boolean masks.
@@ -18,20 +18,12 @@ from typing import Any
 import numpy as np
 
 from ragtune.filters import And, Comparison, FilterExpr, Or, matches
-from ragtune.schema import Chunk
+from ragtune.index.fields import FILTERABLE_FIELDS, filter_fields
 
-TOP_LEVEL_FIELDS = ("id", "doc_id", "source", "title", "section", "page", "position")
-"""Chunk attributes that filters can name directly, beside any metadata key."""
+TOP_LEVEL_FIELDS = tuple(FILTERABLE_FIELDS)
+"""Chunk attributes that filters can name directly, beside any metadata key (kept for importers)."""
 
 _MASK_CACHE_SIZE = 64
-
-
-def filter_fields(chunk: Chunk) -> dict[str, Any]:
-    """The flat mapping a filter is evaluated against."""
-    fields: dict[str, Any] = dict(chunk.metadata)
-    for name in TOP_LEVEL_FIELDS:
-        fields[name] = getattr(chunk, name)
-    return fields
 
 
 def _key(value: Any) -> tuple[str, Any]:
