@@ -107,3 +107,15 @@ def test_searcher_async_twin_has_the_sync_signature_and_reuses_a_query_vector() 
     assert [h.chunk_id for h in asyncio.run(searcher.asearch(question, query_vector=vector))] == expected
     unrelated = searcher.embedder.embed_query("a recipe for banana bread")
     assert [h.chunk_id for h in searcher.search(question, query_vector=unrelated, mode="vector")] != expected
+
+
+async def test_searcher_min_score_floors_the_top_k() -> None:
+    """``min_score`` drops the hits under it from the top ``k``, in ``search`` and ``asearch`` alike."""
+    searcher = sample_searcher()
+    question = "How long can annual Team subscriptions be refunded?"
+    top = searcher.search(question, k=4)
+    floor = top[1].score
+    expected = [h.chunk_id for h in top if h.score >= floor]
+    assert 2 <= len(expected) < len(top)
+    assert [h.chunk_id for h in searcher.search(question, k=4, min_score=floor)] == expected
+    assert [h.chunk_id for h in await searcher.asearch(question, k=4, min_score=floor)] == expected

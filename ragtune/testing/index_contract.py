@@ -325,6 +325,22 @@ class IndexContract:
         assert sorted(ids(hybrid)) == sorted(set(ids(hybrid)))
         assert set(ids(hybrid)) <= set(corpus)
 
+    async def test_min_score_drops_hits_below_it(self, index: Index, corpus: dict[str, Chunk]) -> None:
+        """``min_score`` keeps those of the top ``k`` hits that score at least that much, ranks unchanged.
+
+        Troubleshooting: ``Index.search``/``asearch`` apply the floor after ranking; a backend's
+        ``_search`` returns hits best first and need not look at ``min_score``.
+        """
+        query = EMBEDDER.embed_query("light energy in leaves")
+        top = index.search(self.request("x", SearchMode.VECTOR, query_vector=query, k=5))
+        floor = top[2].score
+        kept = [h for h in top if h.score >= floor]
+        assert 3 <= len(kept) < len(top)
+        floored = self.request("x", SearchMode.VECTOR, query_vector=query, k=5, min_score=floor)
+        for hits in (index.search(floored), await index.asearch(floored)):
+            assert ids(hits) == ids(kept)
+            assert [h.rank for h in hits] == list(range(len(kept)))
+
     # -- keyword search ------------------------------------------------------------
     def test_bm25_finds_keyword_only_match(self, index: Index, corpus: dict[str, Chunk]) -> None:
         """A word that occurs in one chunk only finds that chunk first, with a positive score.
