@@ -5,6 +5,8 @@
 - :class:`~ragtune.testing.embeddings.FakeEmbedder`: deterministic vectors without a model.
 - :class:`~ragtune.testing.scripted.ScriptedChatModel`: a chat model that emits scripted tool
   calls, then a final answer, for deterministic agent tests and demos.
+- :func:`~ragtune.testing.twins.assert_async_twins`: every ``aX`` method is a coroutine function
+  with ``X``'s signature.
 """
 
 from __future__ import annotations
@@ -16,15 +18,16 @@ try:
 except ImportError:  # pragma: no cover - pytest is needed only to run the suites
     pass
 else:  # full assertion messages inside the contract suites, as langchain-tests does
-    pytest.register_assert_rewrite("ragtune.testing.index_contract")
+    pytest.register_assert_rewrite("ragtune.testing.index_contract", "ragtune.testing.twins")
 
 _LAZY = {
     "FakeEmbedder": "ragtune.testing.embeddings",
     "IndexContract": "ragtune.testing.index_contract",
     "ScriptedChatModel": "ragtune.testing.scripted",
     "tool_call": "ragtune.testing.scripted",
+    "assert_async_twins": "ragtune.testing.twins",
 }
 
 
 __getattr__ = lazy_getattr(__name__, _LAZY, globals())
-__all__ = ["FakeEmbedder", "IndexContract", "ScriptedChatModel", "tool_call"]
+__all__ = ["FakeEmbedder", "IndexContract", "ScriptedChatModel", "assert_async_twins", "tool_call"]

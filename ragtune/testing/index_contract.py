@@ -29,7 +29,6 @@ filters, not how good an embedding model is. Filter semantics are those of
 from __future__ import annotations
 
 import asyncio
-import inspect
 import itertools
 from collections.abc import Iterator
 from typing import Any
@@ -43,6 +42,7 @@ from ragtune.index.fields import filter_fields
 from ragtune.index.fusion import fuse
 from ragtune.schema import Chunk, DocumentState, Fusion, Hit, SearchMode
 from ragtune.testing.embeddings import FakeEmbedder
+from ragtune.testing.twins import assert_async_twins
 
 EMBEDDER = FakeEmbedder(dim=8)
 
@@ -561,14 +561,7 @@ class IndexContract:
         Troubleshooting: a backend with ``has_native_async = True`` overrides ``_asearch``;
         it must not change the public signatures.
         """
-        twins = [n for n in dir(index) if n.startswith("a") and not n.startswith("_") and hasattr(index, n[1:])]
-        assert "asearch" in twins
-        for name in twins:
-            method, sync = getattr(index, name), getattr(index, name[1:])
-            if not callable(method):
-                continue
-            assert inspect.iscoroutinefunction(method), name
-            assert inspect.signature(method) == inspect.signature(sync), name
+        assert "asearch" in assert_async_twins(index)
         if index.has_native_async:
             assert type(index)._asearch is not Index._asearch, "has_native_async is set but _asearch is not overridden"
 
