@@ -140,6 +140,16 @@ def put(index: Index, doc_id: str, chunks: list[Chunk], *, tenant: str | None = 
     index.replace_document(state, chunks, vectors, tenant=tenant)
 
 
+def put_corpus(index: Index, *, tenant: str | None = None) -> dict[str, Chunk]:
+    """Write the contract corpus (every document of it) to ``index``; the chunks by id."""
+    chunks: dict[str, Chunk] = {}
+    for doc_id, texts in _CORPUS.items():
+        doc_chunks = make_chunks(doc_id, texts)
+        put(index, doc_id, doc_chunks, tenant=tenant)
+        chunks.update((c.id, c) for c in doc_chunks)
+    return chunks
+
+
 def ids(hits: list[Hit]) -> list[str]:
     return [h.chunk_id for h in hits]
 
@@ -186,12 +196,7 @@ class IndexContract:
     @pytest.fixture
     def corpus(self, index: Index) -> dict[str, Chunk]:
         """The index filled with the contract corpus (default tenant); chunks by id."""
-        chunks: dict[str, Chunk] = {}
-        for doc_id, texts in _CORPUS.items():
-            doc_chunks = make_chunks(doc_id, texts)
-            put(index, doc_id, doc_chunks)
-            chunks.update((c.id, c) for c in doc_chunks)
-        return chunks
+        return put_corpus(index)
 
     @staticmethod
     def vector_of(chunk: Chunk) -> np.ndarray:
