@@ -166,9 +166,7 @@ def _dual_class(ragtune_cls: type[RagtuneError], original: type[BaseException]) 
     return _DUAL_CLASSES[key]
 
 
-def translate_openai_error(
-    exc: BaseException, what: str, *, fatal: type[RagtuneError] = ModelError
-) -> BaseException:
+def translate_openai_error(exc: BaseException, what: str, *, fatal: type[RagtuneError] = ModelError) -> BaseException:
     """Re-type an OpenAI API error as :class:`RetryableModelError` (transient) or ``fatal``, keeping its type.
 
     ``what`` names the call in the message (``"chat model 'gpt-4o-mini'"``, ``"upload train.jsonl"``).

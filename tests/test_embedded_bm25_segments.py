@@ -23,7 +23,8 @@ from ragtune.index.embedded import index as index_module
 from ragtune.index.embedded.bm25 import KeywordIndex
 from ragtune.index.embedded.store import SqliteStore
 from ragtune.schema import SearchMode
-from ragtune.testing.index_contract import _CORPUS, make_chunks, put
+from ragtune.testing.index_contract import make_chunks, put, put_corpus
+from ragtune.testing.snapshots import Snapshot, snapshot
 
 QUERIES: list[tuple[str, FilterExpr | None]] = [
     ("light energy leaves", None),
@@ -32,34 +33,23 @@ QUERIES: list[tuple[str, FilterExpr | None]] = [
     ("antibodies vaccines malaria", (F("year") >= 2020) | (F("lang") == "de")),
 ]
 
-Results = list[list[tuple[str, float]]]
-
 
 @pytest.fixture(autouse=True)
 def store_every_segment(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(index_module, "BM25_SEGMENT_MIN_CHUNKS", 0)
 
 
-def bm25(index: EmbeddedIndex, tenant: str | None = None) -> Results:
-    out = []
-    for text, expr in QUERIES:
-        request = SearchRequest(query_text=text, mode=SearchMode.BM25, k=20, filters=expr, tenant=tenant)
-        out.append([(h.chunk_id, h.score) for h in index.search(request)])
-    return out
+def bm25(index: EmbeddedIndex, tenant: str | None = None) -> Snapshot:
+    return snapshot(index, QUERIES, (SearchMode.BM25,), tenant=tenant)
 
 
-def rebuilt(folder: Path, monkeypatch: pytest.MonkeyPatch, tenant: str | None = None) -> Results:
+def rebuilt(folder: Path, monkeypatch: pytest.MonkeyPatch, tenant: str | None = None) -> Snapshot:
     """BM25 results of a fresh index that rebuilds its postings from the chunks."""
     with monkeypatch.context() as patch:
         patch.setattr(SqliteStore, "bm25_segment", lambda self, tenant_id: None)
         patch.setattr(SqliteStore, "put_bm25_segment", lambda self, *args: False)
         with EmbeddedIndex(folder) as index:
             return bm25(index, tenant)
-
-
-def load_corpus(index: EmbeddedIndex, tenant: str | None = None) -> None:
-    for doc_id, texts in _CORPUS.items():
-        put(index, doc_id, make_chunks(doc_id, texts), tenant=tenant)
 
 
 def stored(folder: Path, tenant: str = "") -> bool:
@@ -102,7 +92,7 @@ def test_segment_is_stored_by_a_search_and_read_by_the_next_index(
 ) -> None:
     folder = tmp_path / "s"
     with EmbeddedIndex(folder) as index:
-        load_corpus(index)
+        put_corpus(index)
         assert not stored(folder)  # writes store nothing
         first = bm25(index)
     assert any(first) and stored(folder)
@@ -123,7 +113,7 @@ def test_a_write_by_another_index_makes_the_segment_stale(
 ) -> None:
     folder = tmp_path / "s"
     with EmbeddedIndex(folder) as writer:
-        load_corpus(writer)
+        put_corpus(writer)
     with EmbeddedIndex(folder) as reader, EmbeddedIndex(folder) as writer:
         before = bm25(reader)  # builds and stores the segment
         assert stored(folder)
@@ -160,7 +150,7 @@ WRITER = textwrap.dedent(
 def test_a_write_by_another_process_makes_the_segment_stale(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "s"
     with EmbeddedIndex(folder) as index:
-        load_corpus(index)
+        put_corpus(index)
         before = bm25(index)
         assert stored(folder)
         proc = subprocess.run([sys.executable, "-c", WRITER, str(folder)], capture_output=True, text=True)
@@ -176,7 +166,7 @@ def test_hand_edits_of_the_file_make_the_segment_stale(tmp_path: Path, monkeypat
     """Triggers count every chunk change, whoever makes it (an older ragtune, sqlite3 on the command line)."""
     folder = tmp_path / "s"
     with EmbeddedIndex(folder) as index:
-        load_corpus(index)
+        put_corpus(index)
         bm25(index)
     assert stored(folder)
     conn = sqlite3.connect(folder / "index.sqlite")
@@ -197,7 +187,7 @@ def test_hand_edits_of_the_file_make_the_segment_stale(tmp_path: Path, monkeypat
     expected = rebuilt(folder, monkeypatch)
     with EmbeddedIndex(folder) as fresh:
         assert bm25(fresh) == expected
-    assert "alpha-0" not in {cid for hits in expected for cid, _ in hits}
+    assert "alpha-0" not in {cid for hits in expected for cid, _, _ in hits}
 
 
 def test_postings_read_before_a_concurrent_write_are_not_stored(
@@ -205,7 +195,7 @@ def test_postings_read_before_a_concurrent_write_are_not_stored(
 ) -> None:
     folder = tmp_path / "s"
     with EmbeddedIndex(folder) as index:
-        load_corpus(index)
+        put_corpus(index)
     load_terms = SqliteStore.load_terms
     with EmbeddedIndex(folder) as reader, EmbeddedIndex(folder) as writer:
 
@@ -229,7 +219,7 @@ def test_a_busy_store_skips_storing_and_the_search_still_answers(
 ) -> None:
     folder = tmp_path / "s"
     with EmbeddedIndex(folder) as index:
-        load_corpus(index)
+        put_corpus(index)
     expected = rebuilt(folder, monkeypatch)
     with EmbeddedIndex(folder) as index:
         other = sqlite3.connect(folder / "index.sqlite", isolation_level=None)
@@ -245,8 +235,8 @@ def test_a_busy_store_skips_storing_and_the_search_still_answers(
 def test_segments_are_per_tenant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     folder = tmp_path / "s"
     with EmbeddedIndex(folder) as index:
-        load_corpus(index)
-        load_corpus(index, tenant="acme")
+        put_corpus(index)
+        put_corpus(index, tenant="acme")
         default, acme = bm25(index), bm25(index, "acme")
         assert stored(folder) and stored(folder, "acme")
         put(index, "beta", malaria(), tenant="acme")
@@ -263,7 +253,7 @@ def test_segments_are_per_tenant(tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 def test_a_damaged_segment_is_ignored(tmp_path: Path, damage: str) -> None:
     folder = tmp_path / "s"
     with EmbeddedIndex(folder) as index:
-        load_corpus(index)
+        put_corpus(index)
         expected = bm25(index)
     conn = sqlite3.connect(folder / "index.sqlite")
     conn.execute(f"UPDATE bm25_segments SET {damage}")
@@ -278,7 +268,7 @@ def test_a_damaged_segment_is_ignored(tmp_path: Path, damage: str) -> None:
 def test_a_store_from_before_segments_is_upgraded_on_open(tmp_path: Path) -> None:
     folder = tmp_path / "s"
     with EmbeddedIndex(folder) as index:
-        load_corpus(index)
+        put_corpus(index)
         expected = bm25(index)
     conn = sqlite3.connect(folder / "index.sqlite")
     for name in ("chunks_generation_insert", "chunks_generation_delete", "chunks_generation_update"):
@@ -300,6 +290,6 @@ def test_a_store_from_before_segments_is_upgraded_on_open(tmp_path: Path) -> Non
 def test_small_tenants_store_nothing_by_default(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(index_module, "BM25_SEGMENT_MIN_CHUNKS", 10_000)
     with EmbeddedIndex(tmp_path / "s") as index:
-        load_corpus(index)
+        put_corpus(index)
         assert any(bm25(index))
     assert not stored(tmp_path / "s")

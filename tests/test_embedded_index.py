@@ -30,7 +30,9 @@ from ragtune.index.embedded import Analyzer, EmbeddedIndex
 from ragtune.index.embedded.bm25 import KeywordIndex
 from ragtune.index.embedded.store import SqliteStore
 from ragtune.schema import Chunk, DocumentState, Hit, SearchMode
-from ragtune.testing.index_contract import _CORPUS, EMBEDDER, IndexContract, make_chunks, put
+from ragtune.testing.index_contract import _CORPUS, EMBEDDER, IndexContract, make_chunks, put, put_corpus
+from ragtune.testing.snapshots import Snapshot, assert_same_snapshots
+from ragtune.testing.snapshots import snapshot as search_snapshot
 
 
 class TestEmbeddedIndex(IndexContract):
@@ -53,33 +55,9 @@ QUERIES = [
 ]
 
 
-def snapshot(index: EmbeddedIndex, tenant: str | None = None) -> list[list[tuple[str, float, float | None]]]:
+def snapshot(index: EmbeddedIndex, tenant: str | None = None) -> Snapshot:
     """Every mode of every query in QUERIES, as comparable tuples."""
-    out = []
-    for text, expr in QUERIES:
-        for mode in SearchMode:
-            request = SearchRequest(
-                query_text=text, query_vector=EMBEDDER.embed_query(text), mode=mode, k=20, filters=expr, tenant=tenant
-            )
-            out.append([(h.chunk_id, h.score, h.distance) for h in index.search(request)])
-    return out
-
-
-def approx_snapshot(
-    a: list[list[tuple[str, float, float | None]]], b: list[list[tuple[str, float, float | None]]]
-) -> None:
-    assert [[h[0] for h in hits] for hits in a] == [[h[0] for h in hits] for hits in b]
-    for hits_a, hits_b in zip(a, b, strict=True):
-        for (_, score_a, dist_a), (_, score_b, dist_b) in zip(hits_a, hits_b, strict=True):
-            assert score_a == pytest.approx(score_b, abs=1e-6)
-            assert (dist_a is None) == (dist_b is None)
-            if dist_a is not None and dist_b is not None:
-                assert dist_a == pytest.approx(dist_b, abs=1e-6)
-
-
-def load_corpus(index: EmbeddedIndex, tenant: str | None = None) -> None:
-    for doc_id, texts in _CORPUS.items():
-        put(index, doc_id, make_chunks(doc_id, texts), tenant=tenant)
+    return search_snapshot(index, QUERIES, tenant=tenant)
 
 
 def new_beta() -> list[Chunk]:
@@ -91,8 +69,8 @@ def new_beta() -> list[Chunk]:
 # -- persistence and atomicity ------------------------------------------------------
 def test_results_identical_after_reopen(tmp_path: Path) -> None:
     with EmbeddedIndex(tmp_path / "s") as index:
-        load_corpus(index)
-        load_corpus(index, tenant="acme")
+        put_corpus(index)
+        put_corpus(index, tenant="acme")
         before = snapshot(index), snapshot(index, "acme")
     with EmbeddedIndex(tmp_path / "s") as index:
         assert index.dim == EMBEDDER.dim
@@ -101,7 +79,7 @@ def test_results_identical_after_reopen(tmp_path: Path) -> None:
 
 def test_failure_before_commit_leaves_document_old(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with EmbeddedIndex(tmp_path / "s") as index:
-        load_corpus(index)
+        put_corpus(index)
         before = snapshot(index)  # also loads the in-memory copies, which must not change either
         old_state, old_chunks = index.documents()["beta"], index.get_chunks(["beta-0", "beta-1"])
 
@@ -156,7 +134,7 @@ KILLED_WRITER = textwrap.dedent(
 def test_killed_process_leaves_document_old_and_rerun_converges(tmp_path: Path) -> None:
     store = tmp_path / "s"
     with EmbeddedIndex(store) as index:
-        load_corpus(index)
+        put_corpus(index)
         before = snapshot(index)
     proc = subprocess.run([sys.executable, "-c", KILLED_WRITER, str(store)], capture_output=True, text=True)
     assert proc.returncode == 9, proc.stderr
@@ -167,16 +145,16 @@ def test_killed_process_leaves_document_old_and_rerun_converges(tmp_path: Path) 
         after = snapshot(index)
         stats = index.stats()
     with EmbeddedIndex(tmp_path / "clean") as clean:
-        load_corpus(clean)
+        put_corpus(clean)
         put(clean, "beta", new_beta(), doc_hash="hash-beta-2")
         assert (clean.stats().documents, clean.stats().chunks) == (stats.documents, stats.chunks)
-        approx_snapshot(snapshot(clean), after)
+        assert_same_snapshots(snapshot(clean), after)
 
 
 # -- in-memory copies ------------------------------------------------------------------
 def test_memory_follows_writes_without_reloading(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with EmbeddedIndex(tmp_path / "s") as index:
-        load_corpus(index)
+        put_corpus(index)
         snapshot(index)  # loads vectors, postings and filter fields once
 
         def no_reload(*args: object) -> None:
@@ -193,12 +171,12 @@ def test_memory_follows_writes_without_reloading(tmp_path: Path, monkeypatch: py
         live = snapshot(index)
         monkeypatch.undo()
     with EmbeddedIndex(tmp_path / "s") as reopened:
-        approx_snapshot(live, snapshot(reopened))
+        assert_same_snapshots(live, snapshot(reopened))
 
 
 def test_writes_by_another_connection_are_seen(tmp_path: Path) -> None:
     with EmbeddedIndex(tmp_path / "s") as reader, EmbeddedIndex(tmp_path / "s") as writer:
-        load_corpus(writer)
+        put_corpus(writer)
         assert reader.search(SearchRequest(query_text="malaria", mode=SearchMode.BM25)) == []
         put(writer, "beta", new_beta())
         hits = reader.search(SearchRequest(query_text="malaria", mode=SearchMode.BM25))
@@ -207,10 +185,10 @@ def test_writes_by_another_connection_are_seen(tmp_path: Path) -> None:
 
 def test_unchanged_chunks_are_not_rewritten(tmp_path: Path) -> None:
     with EmbeddedIndex(tmp_path / "s") as index:
-        load_corpus(index)
+        put_corpus(index)
         db = sqlite3.connect(tmp_path / "s" / "index.sqlite")
         before = db.execute("SELECT rid, chunk_id FROM chunks ORDER BY rid").fetchall()
-        load_corpus(index)
+        put_corpus(index)
         assert db.execute("SELECT rid, chunk_id FROM chunks ORDER BY rid").fetchall() == before
         db.close()
 
@@ -284,10 +262,10 @@ def test_bm25_stems_and_drops_stop_words(tmp_path: Path) -> None:
 def test_bm25_statistics_are_per_tenant(tmp_path: Path) -> None:
     request = SearchRequest(query_text="zygomorphic orchids", mode=SearchMode.BM25, tenant="acme")
     with EmbeddedIndex(tmp_path / "alone") as alone:
-        load_corpus(alone, tenant="acme")
+        put_corpus(alone, tenant="acme")
         expected = [(h.chunk_id, h.score) for h in alone.search(request)]
     with EmbeddedIndex(tmp_path / "shared") as shared:
-        load_corpus(shared, tenant="acme")
+        put_corpus(shared, tenant="acme")
         for i in range(5):
             chunks = make_chunks(f"noise{i}", [("Orchids orchids orchids everywhere.", {})])
             put(shared, f"noise{i}", chunks, tenant="globex")
@@ -298,7 +276,7 @@ def test_bm25_statistics_are_per_tenant(tmp_path: Path) -> None:
 # -- argument checks -----------------------------------------------------------------------
 def test_bad_input_is_refused(tmp_path: Path) -> None:
     with EmbeddedIndex(tmp_path / "s") as index:
-        load_corpus(index)
+        put_corpus(index)
         chunks = make_chunks("x", [("one", {}), ("two", {})])
         state = DocumentState(doc_id="x", source="x", doc_hash="h", chunk_ids=("x-0", "x-1"))
         with pytest.raises(ConfigError, match=r"dimensions|-d vectors"):

@@ -15,10 +15,11 @@ import pytest
 from ragtune.filters import F, FilterExpr
 from ragtune.index.base import SearchRequest
 from ragtune.index.embedded import EmbeddedIndex
-from ragtune.index.embedded.filtering import FieldTable
+from ragtune.index.embedded.filtering import FieldTable, FilterCache
 from ragtune.index.embedded.store import SqliteStore
 from ragtune.schema import SearchMode
-from ragtune.testing.index_contract import _CORPUS, EMBEDDER, make_chunks, put
+from ragtune.testing.index_contract import EMBEDDER, make_chunks, put, put_corpus
+from ragtune.testing.snapshots import Snapshot, assert_same_snapshots, snapshot
 
 QUERIES: list[tuple[str, FilterExpr | None]] = [
     ("light energy leaves", None),
@@ -27,33 +28,13 @@ QUERIES: list[tuple[str, FilterExpr | None]] = [
     ("antibodies vaccines", (F("year") >= 2020) | (F("lang") == "de")),
 ]
 
-Results = list[list[tuple[str, float, float | None]]]
+
+def results(index: EmbeddedIndex, modes: tuple[SearchMode, ...] = tuple(SearchMode)) -> Snapshot:
+    return snapshot(index, QUERIES, modes)
 
 
-def results(index: EmbeddedIndex, modes: tuple[SearchMode, ...] = tuple(SearchMode)) -> Results:
-    out = []
-    for text, expr in QUERIES:
-        for mode in modes:
-            request = SearchRequest(
-                query_text=text, query_vector=EMBEDDER.embed_query(text), mode=mode, k=20, filters=expr
-            )
-            out.append([(h.chunk_id, h.score, h.distance) for h in index.search(request)])
-    return out
-
-
-def same(a: Results, b: Results) -> None:
-    assert [[h[0] for h in hits] for hits in a] == [[h[0] for h in hits] for hits in b]
-    for hits_a, hits_b in zip(a, b, strict=True):
-        for (_, score_a, dist_a), (_, score_b, dist_b) in zip(hits_a, hits_b, strict=True):
-            assert score_a == pytest.approx(score_b, abs=1e-9)
-            assert (dist_a is None) == (dist_b is None)
-            if dist_a is not None and dist_b is not None:
-                assert dist_a == pytest.approx(dist_b, abs=1e-6)
-
-
-def load_corpus(index: EmbeddedIndex) -> None:
-    for doc_id, texts in _CORPUS.items():
-        put(index, doc_id, make_chunks(doc_id, texts))
+def same(a: Snapshot, b: Snapshot) -> None:
+    assert_same_snapshots(a, b, score_abs=1e-9)
 
 
 def no_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -65,7 +46,7 @@ def no_vectors(monkeypatch: pytest.MonkeyPatch) -> None:
 
 def test_bm25_search_never_loads_vectors(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     with EmbeddedIndex(tmp_path / "s") as writer:
-        load_corpus(writer)
+        put_corpus(writer)
         expected = results(writer, (SearchMode.BM25,))
     with EmbeddedIndex(tmp_path / "s") as index:
         no_vectors(monkeypatch)
@@ -79,7 +60,7 @@ def test_writes_while_vectors_are_not_loaded_match_a_fresh_index(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     with EmbeddedIndex(tmp_path / "s") as index:
-        load_corpus(index)
+        put_corpus(index)
     with EmbeddedIndex(tmp_path / "s") as index:
         no_vectors(monkeypatch)
         results(index, (SearchMode.BM25,))  # postings and filter fields in memory, vectors not
@@ -109,3 +90,21 @@ def test_field_table_masks_any_order_and_unknown_rows() -> None:
     table.remove(9)
     table.set(1, {"lang": "en"})
     assert table.passing(expr).tolist() == [1, 5]
+
+
+def test_filter_cache_computes_once_and_drops_the_oldest() -> None:
+    cache: FilterCache[int] = FilterCache(size=2)
+    calls: list[str] = []
+
+    def compute(name: str) -> int:
+        calls.append(name)
+        return len(calls)
+
+    a, b, c = F("lang") == "en", F("lang") == "de", F("year") >= 2020
+    assert cache.get(a, lambda: compute("a")) == 1
+    assert cache.get(a, lambda: compute("a")) == 1  # a hit: not computed again
+    assert cache.get(b, lambda: compute("b")) == 2
+    assert cache.get(c, lambda: compute("c")) == 3  # full: a, the oldest, goes
+    assert cache.get(b, lambda: compute("b")) == 2
+    assert cache.get(a, lambda: compute("a")) == 4
+    assert calls == ["a", "b", "c", "a"]

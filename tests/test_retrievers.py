@@ -15,6 +15,7 @@ from ragtune.ingest import sync_paths
 from ragtune.retrievers.langchain import RagtuneRetriever
 from ragtune.retrievers.llamaindex import RagtuneLlamaRetriever
 from ragtune.retrievers.search import Searcher
+from ragtune.testing.twins import assert_async_twins
 from ragtune.workspace import Workspace
 
 SAMPLE = Path(__file__).resolve().parent.parent / "examples" / "sample_corpus"
@@ -89,17 +90,11 @@ def test_llamaindex_rejects_bad_options_at_construction() -> None:
 
 
 def test_searcher_async_twin_has_the_sync_signature_and_reuses_a_query_vector() -> None:
-    """Like the index contract's twin test: every public ``a*`` method mirrors its sync twin."""
+    """The index contract's twin rule (:func:`assert_async_twins`), on a live searcher."""
     import asyncio
-    import inspect
 
     searcher = sample_searcher()
-    twins = [n for n in dir(searcher) if n.startswith("a") and not n.startswith("_") and hasattr(searcher, n[1:])]
-    assert "asearch" in twins
-    for name in twins:
-        method, sync = getattr(searcher, name), getattr(searcher, name[1:])
-        assert inspect.iscoroutinefunction(method), name
-        assert inspect.signature(method) == inspect.signature(sync), name
+    assert "asearch" in assert_async_twins(searcher)
     question = "How long can annual Team subscriptions be refunded?"
     vector = searcher.embedder.embed_query(question)
     expected = [h.chunk_id for h in searcher.search(question)]
@@ -107,3 +102,15 @@ def test_searcher_async_twin_has_the_sync_signature_and_reuses_a_query_vector() 
     assert [h.chunk_id for h in asyncio.run(searcher.asearch(question, query_vector=vector))] == expected
     unrelated = searcher.embedder.embed_query("a recipe for banana bread")
     assert [h.chunk_id for h in searcher.search(question, query_vector=unrelated, mode="vector")] != expected
+
+
+async def test_searcher_min_score_floors_the_top_k() -> None:
+    """``min_score`` drops the hits under it from the top ``k``, in ``search`` and ``asearch`` alike."""
+    searcher = sample_searcher()
+    question = "How long can annual Team subscriptions be refunded?"
+    top = searcher.search(question, k=4)
+    floor = top[1].score
+    expected = [h.chunk_id for h in top if h.score >= floor]
+    assert 2 <= len(expected) < len(top)
+    assert [h.chunk_id for h in searcher.search(question, k=4, min_score=floor)] == expected
+    assert [h.chunk_id for h in await searcher.asearch(question, k=4, min_score=floor)] == expected

@@ -258,6 +258,36 @@ def test_retries_give_up_with_a_transient_error(weaviate_server: Any) -> None:
         assert len(weaviate_server.grpc_requests("BatchDelete")) - before == 3
 
 
+async def test_async_calls_retry_like_sync_ones(weaviate_server: Any) -> None:
+    """The async client gets the sync client's retry policy: as many tries per search, at most 3 to connect."""
+    index = make_index(weaviate_server, retry=RetryPolicy(attempts=5, initial_wait=0.01, max_wait=0.01))
+    try:
+        add(index, "doc", ["cats purr"])
+        request = SearchRequest(query_text="cats", mode="bm25")
+        before = len(weaviate_server.http_requests("GET /v1/meta"))
+        weaviate_server.fail_next("GET /v1/meta", times=10, status=503)
+        with pytest.raises(TransientIndexError, match="connect"):
+            await index.asearch(request)
+        assert len(weaviate_server.http_requests("GET /v1/meta")) - before == 3
+        weaviate_server.clear_faults()
+        assert [h.doc_id for h in await index.asearch(request)] == ["doc"]
+
+        before = len(weaviate_server.grpc_requests("Search"))
+        weaviate_server.fail_next("Search", times=10, code=grpc.StatusCode.RESOURCE_EXHAUSTED)
+        with pytest.raises(TransientIndexError, match="after retries"):
+            index.search(request)
+        sync_tries = len(weaviate_server.grpc_requests("Search")) - before
+        weaviate_server.clear_faults()
+        before = len(weaviate_server.grpc_requests("Search"))
+        weaviate_server.fail_next("Search", times=10, code=grpc.StatusCode.RESOURCE_EXHAUSTED)
+        with pytest.raises(TransientIndexError, match="after retries"):
+            await index.asearch(request)
+        assert len(weaviate_server.grpc_requests("Search")) - before == sync_tries == 5
+    finally:
+        await index.aclose()
+    assert wait_for(lambda: weaviate_server.open_http_connections == 0)  # failed connects left nothing open
+
+
 def test_client_errors_are_not_retried(index: WeaviateIndex, weaviate_server: Any) -> None:
     add(index, "plain", ["one"])
     weaviate_server.fail_next("POST /v1/schema/Ragtune/properties", status=422)

@@ -14,60 +14,15 @@ from types import TracebackType
 from typing import TYPE_CHECKING
 
 import numpy as np
-from pydantic import BaseModel, ConfigDict, Field, model_validator
 
 from ragtune.errors import ConfigError
-from ragtune.filters import FilterExpr
-from ragtune.schema import Chunk, DocumentState, Fusion, Hit, IndexStats, SearchMode
+from ragtune.index.request import DEFAULT_ALPHA, DEFAULT_FUSION, SearchOptions, SearchRequest
+from ragtune.schema import Chunk, DocumentState, Hit, IndexStats
 
 if TYPE_CHECKING:
     from collections.abc import Iterator
 
     from ragtune.index.fingerprint import Fingerprint
-
-DEFAULT_ALPHA = 0.4
-"""Weight of the vector side in hybrid search (1 = vector only, 0 = BM25 only).
-
-Chosen on the SciFact train split with MiniLM and relativeScore fusion
-(``benchmarks/retrieval_quality.py``): nDCG@10 0.739 at 0.4, 0.738 at 0.5,
-0.731 at 0.3 and 0.6; ranked fusion peaked at 0.732.
-"""
-DEFAULT_FUSION = Fusion.RELATIVE_SCORE
-
-
-class SearchRequest(BaseModel):
-    """A fully specified search: what backends receive.
-
-    ``query_vector`` is required for vector and hybrid search and
-    ``query_text`` for bm25 and hybrid; retrievers fill both in.
-    """
-
-    model_config = ConfigDict(frozen=True, extra="forbid", arbitrary_types_allowed=True)
-
-    query_text: str | None = None
-    query_vector: np.ndarray | None = None
-    mode: SearchMode = SearchMode.HYBRID
-    k: int = Field(default=10, ge=1)
-    alpha: float = Field(default=DEFAULT_ALPHA, ge=0.0, le=1.0)
-    fusion: Fusion = DEFAULT_FUSION
-    filters: FilterExpr | None = None
-    tenant: str | None = None
-    candidates: int | None = Field(default=None, ge=1)
-    """How many results each side of a hybrid search fuses (default: max(k, 100))."""
-
-    @model_validator(mode="after")
-    def _check_inputs(self) -> SearchRequest:
-        if self.mode in (SearchMode.VECTOR, SearchMode.HYBRID) and self.query_vector is None:
-            msg = f"{self.mode.value} search needs query_vector; embed the query first"
-            raise ConfigError(msg)
-        if self.mode in (SearchMode.BM25, SearchMode.HYBRID) and not (self.query_text or "").strip():
-            msg = f"{self.mode.value} search needs a non-empty query_text"
-            raise ConfigError(msg)
-        return self
-
-    @property
-    def pool_size(self) -> int:
-        return self.candidates or max(self.k, 100)
 
 
 class Index(ABC):
@@ -110,15 +65,13 @@ class Index(ABC):
 
     # -- reads ------------------------------------------------------------
     def search(self, request: SearchRequest) -> list[Hit]:
-        """Run a search; hits are ranked best first with ``rank`` set."""
-        hits = self._search(request)
-        return [h.model_copy(update={"rank": i}) for i, h in enumerate(hits[: request.k])]
+        """Run a search; the top ``k`` hits, best first with ``rank`` set, less any under ``min_score``."""
+        return _top(self._search(request), request)
 
     async def asearch(self, request: SearchRequest) -> list[Hit]:
         """Async search: native where the backend has it, else in a worker thread."""
         if self.has_native_async:
-            hits = await self._asearch(request)
-            return [h.model_copy(update={"rank": i}) for i, h in enumerate(hits[: request.k])]
+            return _top(await self._asearch(request), request)
         return await asyncio.to_thread(self.search, request)
 
     def documents(self, *, tenant: str | None = None) -> dict[str, DocumentState]:
@@ -225,8 +178,16 @@ class Index(ABC):
     def _tenants(self) -> list[str]: ...
 
 
+def _top(hits: list[Hit], request: SearchRequest) -> list[Hit]:
+    """The first ``k`` hits ranked from 0, then the score floor (ranks are kept, so they stay 0, 1, ...)."""
+    ranked = [h.model_copy(update={"rank": i}) for i, h in enumerate(hits[: request.k])]
+    if request.min_score is None:
+        return ranked
+    return [h for h in ranked if h.score >= request.min_score]
+
+
 run_in_thread = asyncio.to_thread
 """Kept for existing importers; use :func:`asyncio.to_thread`, which also carries contextvars into the worker."""
 
 
-__all__ = ["DEFAULT_ALPHA", "DEFAULT_FUSION", "Index", "SearchRequest", "run_in_thread"]
+__all__ = ["DEFAULT_ALPHA", "DEFAULT_FUSION", "Index", "SearchOptions", "SearchRequest", "run_in_thread"]

@@ -16,6 +16,7 @@ from langchain_core.retrievers import BaseRetriever
 from pydantic import ConfigDict
 
 from ragtune.filters import FilterExpr
+from ragtune.retrievers.metadata import hit_fields
 from ragtune.retrievers.search import Searcher
 from ragtune.schema import Fusion, Hit, SearchMode
 
@@ -23,19 +24,7 @@ from ragtune.schema import Fusion, Hit, SearchMode
 def hit_to_langchain(hit: Hit) -> LCDocument:
     """A LangChain document whose metadata carries ids, scores and the chunk's fields."""
     chunk = hit.chunk
-    metadata: dict[str, Any] = {
-        **chunk.metadata,
-        "source": chunk.source,
-        "doc_id": chunk.doc_id,
-        "chunk_id": chunk.id,
-        "title": chunk.title,
-        "section": chunk.section,
-        "page": chunk.page,
-        "position": chunk.position,
-        "score": hit.score,
-        "distance": hit.distance,
-        "rank": hit.rank,
-    }
+    metadata: dict[str, Any] = {**chunk.metadata, **hit_fields(hit)}
     return LCDocument(page_content=chunk.text, metadata=metadata, id=chunk.id)
 
 

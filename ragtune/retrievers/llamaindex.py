@@ -12,23 +12,23 @@ from typing import Any
 from llama_index.core.retrievers import BaseRetriever
 from llama_index.core.schema import NodeWithScore, QueryBundle, TextNode
 
+from ragtune.retrievers.metadata import hit_fields
 from ragtune.retrievers.search import Searcher
 from ragtune.schema import Hit
 
+_ON_THE_NODE = ("position", "score", "rank")
+"""Hit fields left out of a node's metadata: the score is ``NodeWithScore.score``, the order that of the list."""
+
 
 def hit_to_llamaindex(hit: Hit) -> NodeWithScore:
-    """A LlamaIndex node with the chunk's id, text and metadata, scored by the hit."""
+    """A LlamaIndex node with the chunk's id, text and metadata, scored by the hit.
+
+    LlamaIndex metadata holds no ``None``: a missing title, section, page or distance reads ``""``,
+    and metadata keys without a value are left out.
+    """
     chunk = hit.chunk
-    metadata: dict[str, Any] = {
-        **{k: v for k, v in chunk.metadata.items() if v is not None},
-        "source": chunk.source,
-        "doc_id": chunk.doc_id,
-        "chunk_id": chunk.id,
-        "title": chunk.title or "",
-        "section": chunk.section or "",
-        "page": chunk.page if chunk.page is not None else "",
-        "distance": hit.distance if hit.distance is not None else "",
-    }
+    fields = {k: "" if v is None else v for k, v in hit_fields(hit).items() if k not in _ON_THE_NODE}
+    metadata: dict[str, Any] = {**{k: v for k, v in chunk.metadata.items() if v is not None}, **fields}
     node = TextNode(id_=chunk.id, text=chunk.text, metadata=metadata)
     node.excluded_embed_metadata_keys = list(metadata)
     node.excluded_llm_metadata_keys = [k for k in metadata if k not in ("source", "title", "section", "page")]

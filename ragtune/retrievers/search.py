@@ -8,35 +8,10 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import BaseModel, ConfigDict, Field
-
 from ragtune.embeddings.base import Embedder
-from ragtune.filters import FilterExpr
-from ragtune.index.base import DEFAULT_ALPHA, DEFAULT_FUSION, Index, SearchRequest
-from ragtune.schema import Fusion, Hit, SearchMode
-
-
-class SearchOptions(BaseModel):
-    """How to search: mode, k, alpha, fusion, filters, tenant and an optional score floor."""
-
-    model_config = ConfigDict(frozen=True, extra="forbid")
-
-    mode: SearchMode = SearchMode.HYBRID
-    """``vector``, ``bm25`` or ``hybrid`` (default)."""
-    k: int = Field(default=4, ge=1)
-    """How many hits to return."""
-    alpha: float = Field(default=DEFAULT_ALPHA, ge=0.0, le=1.0)
-    """Hybrid weight of the vector side: 1 = vector only, 0 = BM25 only."""
-    fusion: Fusion = DEFAULT_FUSION
-    """Hybrid fusion: ``relativeScore`` (default) or ``ranked``."""
-    filters: FilterExpr | None = None
-    """Metadata filter applied on both sides of the search."""
-    tenant: str | None = None
-    """Tenant to search; ``None`` is the default tenant."""
-    min_score: float | None = None
-    """Drop hits scoring below this; ``None`` keeps the top k whatever their score."""
-    candidates: int | None = Field(default=None, ge=1)
-    """Candidates per side of a hybrid search before fusion (default max(k, 100))."""
+from ragtune.index.base import Index
+from ragtune.index.request import SearchOptions, SearchRequest
+from ragtune.schema import Hit, SearchMode
 
 
 class Searcher:
@@ -59,24 +34,11 @@ class Searcher:
             return self.options
         return SearchOptions.model_validate({**self.options.model_dump(), **changes})
 
-    def _request(self, query: str, options: SearchOptions, vector: Any) -> SearchRequest:
-        return SearchRequest(
-            query_text=query,
-            query_vector=vector,
-            mode=options.mode,
-            k=options.k,
-            alpha=options.alpha,
-            fusion=options.fusion,
-            filters=options.filters,
-            tenant=options.tenant,
-            candidates=options.candidates,
-        )
-
     @staticmethod
-    def _floor(hits: list[Hit], options: SearchOptions) -> list[Hit]:
-        if options.min_score is None:
-            return hits
-        return [h for h in hits if h.score >= options.min_score]
+    def _request(query: str, options: SearchOptions, vector: Any) -> SearchRequest:
+        """The options with the query added (``Index.search`` applies every option, the score floor too)."""
+        fields = {name: getattr(options, name) for name in SearchOptions.model_fields}
+        return SearchRequest(query_text=query, query_vector=vector, **fields)
 
     def search(self, query: str, *, query_vector: Any = None, **overrides: Any) -> list[Hit]:
         """Search with the default options, overridden per call (``mode=``, ``k=``, ``filters=`` ...).
@@ -87,7 +49,7 @@ class Searcher:
         vector = query_vector
         if vector is None and options.mode is not SearchMode.BM25:
             vector = self.embedder.embed_query(query)
-        return self._floor(self.index.search(self._request(query, options, vector)), options)
+        return self.index.search(self._request(query, options, vector))
 
     async def asearch(self, query: str, *, query_vector: Any = None, **overrides: Any) -> list[Hit]:
         """Async twin of :meth:`search` (same signature, same options, same results)."""
@@ -95,7 +57,7 @@ class Searcher:
         vector = query_vector
         if vector is None and options.mode is not SearchMode.BM25:
             vector = await self.embedder.aembed_query(query)
-        return self._floor(await self.index.asearch(self._request(query, options, vector)), options)
+        return await self.index.asearch(self._request(query, options, vector))
 
 
 __all__ = ["SearchOptions", "Searcher"]

@@ -5,8 +5,9 @@
 - :class:`~ragtune.testing.embeddings.FakeEmbedder`: deterministic vectors without a model.
 - :class:`~ragtune.testing.scripted.ScriptedChatModel`: a chat model that emits scripted tool
   calls, then a final answer, for deterministic agent tests and demos.
-- :func:`~ragtune.testing.twins.assert_async_twins`: every public ``a*`` method is a coroutine
-  function with its sync twin's signature.
+- :func:`~ragtune.testing.snapshots.snapshot`: an index's results as tuples, to compare with another's.
+- :func:`~ragtune.testing.twins.assert_async_twins`: every ``aX`` method is a coroutine function
+  with ``X``'s signature.
 """
 
 from __future__ import annotations
@@ -18,7 +19,9 @@ try:
 except ImportError:  # pragma: no cover - pytest is needed only to run the suites
     pass
 else:  # full assertion messages inside the contract suites, as langchain-tests does
-    pytest.register_assert_rewrite("ragtune.testing.index_contract", "ragtune.testing.twins")
+    pytest.register_assert_rewrite(
+        "ragtune.testing.index_contract", "ragtune.testing.snapshots", "ragtune.testing.twins"
+    )
 
 _LAZY = {
     "FakeEmbedder": "ragtune.testing.embeddings",

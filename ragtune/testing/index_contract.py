@@ -23,7 +23,7 @@ fails otherwise.
 Vectors come from :class:`~ragtune.testing.embeddings.FakeEmbedder` (8-d,
 deterministic): the suite checks what the backend does with vectors, text and
 filters, not how good an embedding model is. Filter semantics are those of
-:func:`ragtune.filters.matches` over :func:`~ragtune.index.embedded.filtering.filter_fields`.
+:func:`ragtune.filters.matches` over :func:`~ragtune.index.fields.filter_fields`.
 """
 
 from __future__ import annotations
@@ -38,7 +38,7 @@ import pytest
 
 from ragtune.filters import F, FilterExpr, matches
 from ragtune.index.base import Index, SearchRequest
-from ragtune.index.embedded.filtering import filter_fields
+from ragtune.index.fields import filter_fields
 from ragtune.index.fusion import fuse
 from ragtune.schema import Chunk, DocumentState, Fusion, Hit, SearchMode
 from ragtune.testing.embeddings import FakeEmbedder
@@ -140,6 +140,16 @@ def put(index: Index, doc_id: str, chunks: list[Chunk], *, tenant: str | None = 
     index.replace_document(state, chunks, vectors, tenant=tenant)
 
 
+def put_corpus(index: Index, *, tenant: str | None = None) -> dict[str, Chunk]:
+    """Write the contract corpus (every document of it) to ``index``; the chunks by id."""
+    chunks: dict[str, Chunk] = {}
+    for doc_id, texts in _CORPUS.items():
+        doc_chunks = make_chunks(doc_id, texts)
+        put(index, doc_id, doc_chunks, tenant=tenant)
+        chunks.update((c.id, c) for c in doc_chunks)
+    return chunks
+
+
 def ids(hits: list[Hit]) -> list[str]:
     return [h.chunk_id for h in hits]
 
@@ -186,12 +196,7 @@ class IndexContract:
     @pytest.fixture
     def corpus(self, index: Index) -> dict[str, Chunk]:
         """The index filled with the contract corpus (default tenant); chunks by id."""
-        chunks: dict[str, Chunk] = {}
-        for doc_id, texts in _CORPUS.items():
-            doc_chunks = make_chunks(doc_id, texts)
-            put(index, doc_id, doc_chunks)
-            chunks.update((c.id, c) for c in doc_chunks)
-        return chunks
+        return put_corpus(index)
 
     @staticmethod
     def vector_of(chunk: Chunk) -> np.ndarray:
@@ -324,6 +329,22 @@ class IndexContract:
         hybrid = index.search(self.request("light", SearchMode.HYBRID, k=1000))
         assert sorted(ids(hybrid)) == sorted(set(ids(hybrid)))
         assert set(ids(hybrid)) <= set(corpus)
+
+    async def test_min_score_drops_hits_below_it(self, index: Index, corpus: dict[str, Chunk]) -> None:
+        """``min_score`` keeps those of the top ``k`` hits that score at least that much, ranks unchanged.
+
+        Troubleshooting: ``Index.search``/``asearch`` apply the floor after ranking; a backend's
+        ``_search`` returns hits best first and need not look at ``min_score``.
+        """
+        query = EMBEDDER.embed_query("light energy in leaves")
+        top = index.search(self.request("x", SearchMode.VECTOR, query_vector=query, k=5))
+        floor = top[2].score
+        kept = [h for h in top if h.score >= floor]
+        assert 3 <= len(kept) < len(top)
+        floored = self.request("x", SearchMode.VECTOR, query_vector=query, k=5, min_score=floor)
+        for hits in (index.search(floored), await index.asearch(floored)):
+            assert ids(hits) == ids(kept)
+            assert [h.rank for h in hits] == list(range(len(kept)))
 
     # -- keyword search ------------------------------------------------------------
     def test_bm25_finds_keyword_only_match(self, index: Index, corpus: dict[str, Chunk]) -> None:

@@ -1,21 +1,26 @@
-"""Sync/async twins: every public ``a*`` method is a coroutine function with its sync twin's signature.
+"""The sync/async twin rule, checked the same way wherever a class has twins.
 
 ragtune writes each async entry point as a thin shell over the same code as its sync twin
-(``search``/``asearch``, ``ask``/``aask`` ...). Twins kept in step by hand drift, so the
-index contract, the searcher and the agent toolkit all check them with :func:`assert_async_twins`.
+(``search``/``asearch``, ``ask``/``aask`` ...). Twins kept in step by hand drift, so a public
+method ``aX`` beside a public ``X`` must be a coroutine function with ``X``'s signature: the
+index contract, :class:`~ragtune.retrievers.search.Searcher` and the agent toolkit are all held
+to it.
 
 Example:
-    >>> assert_async_twins(RagtuneToolkit(workspace), expected=["asearch", "aask"])  # doctest: +SKIP
+    >>> from ragtune.retrievers.search import Searcher
+    >>> assert_async_twins(Searcher, expected=["asearch"])
+    ['asearch']
 """
 
 from __future__ import annotations
 
 import inspect
 from collections.abc import Iterable
+from typing import Any
 
 
-def async_twins(obj: object) -> list[str]:
-    """Names of the public callable ``a*`` attributes of ``obj`` that have a sync twin (``asearch`` -> ``search``)."""
+def async_twins(obj: Any) -> list[str]:
+    """Names of the public callable ``a*`` attributes of ``obj`` (a class, instance or module) with a sync twin."""
     return [
         name
         for name in dir(obj)
@@ -23,8 +28,8 @@ def async_twins(obj: object) -> list[str]:
     ]
 
 
-def assert_async_twins(obj: object, *, expected: Iterable[str] = ()) -> list[str]:
-    """Check every twin of ``obj`` (an instance, class or module); return their names.
+def assert_async_twins(obj: Any, *, expected: Iterable[str] = ()) -> list[str]:
+    """Check every twin of ``obj``; return their names.
 
     Args:
         obj: what holds the twins.
@@ -34,15 +39,17 @@ def assert_async_twins(obj: object, *, expected: Iterable[str] = ()) -> list[str
         AssertionError: an expected twin is missing, an ``a*`` twin is not a coroutine function,
             or its signature differs from its sync twin's.
     """
-    twins = async_twins(obj)
-    missing = sorted(set(expected) - set(twins))
-    assert not missing, f"no async twins named {missing} on {obj!r}"
-    for name in twins:
+    owner = getattr(obj, "__name__", None) if isinstance(obj, type) or inspect.ismodule(obj) else type(obj).__name__
+    names = async_twins(obj)
+    missing = sorted(set(expected) - set(names))
+    assert not missing, f"no async twins named {missing} on {owner}"
+    for name in names:
         method, sync = getattr(obj, name), getattr(obj, name[1:])
-        assert inspect.iscoroutinefunction(method), f"{name} is not a coroutine function"
-        async_signature, sync_signature = inspect.signature(method), inspect.signature(sync)
-        assert async_signature == sync_signature, f"{name}{async_signature} != {name[1:]}{sync_signature}"
-    return twins
+        assert inspect.iscoroutinefunction(method), f"{owner}.{name} is not a coroutine function"
+        assert inspect.signature(method) == inspect.signature(sync), (
+            f"{owner}.{name}{inspect.signature(method)} differs from {owner}.{name[1:]}{inspect.signature(sync)}"
+        )
+    return names
 
 
 __all__ = ["assert_async_twins", "async_twins"]

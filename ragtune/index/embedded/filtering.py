@@ -1,10 +1,10 @@
 """Evaluating ``ragtune.filters`` trees over a tenant's chunks, vectorised.
 
-A chunk's filterable fields are its metadata plus the top-level fields in
-:data:`TOP_LEVEL_FIELDS` (a top-level field wins over a metadata key of the
-same name). For each field the table keeps a column in rowid order (its own,
-so that BM25 can filter without the vector matrix being loaded),
-dictionary-encoded: the distinct values plus an int code per row.
+A chunk's filterable fields are :func:`ragtune.index.fields.filter_fields`:
+its metadata plus the attributes in :data:`~ragtune.index.fields.FILTERABLE_FIELDS`
+(an attribute wins over a metadata key of the same name). For each field the
+table keeps a column in rowid order (its own, so that BM25 can filter without
+the vector matrix being loaded), dictionary-encoded: the distinct values plus an int code per row.
 A comparison is decided once per distinct value with :func:`ragtune.filters.matches`
 (so the semantics are exactly the reference ones) and spread to rows with one
 numpy gather; ``and``/``or`` combine the boolean masks.
@@ -12,26 +12,45 @@ numpy gather; ``and``/``or`` combine the boolean masks.
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import Any, Generic, TypeVar
 
 import numpy as np
 
 from ragtune.filters import And, Comparison, FilterExpr, Or, matches
-from ragtune.schema import Chunk
+from ragtune.index.fields import FILTERABLE_FIELDS, filter_fields
 
-TOP_LEVEL_FIELDS = ("id", "doc_id", "source", "title", "section", "page", "position")
-"""Chunk attributes that filters can name directly, beside any metadata key."""
+TOP_LEVEL_FIELDS = tuple(FILTERABLE_FIELDS)
+"""Chunk attributes that filters can name directly, beside any metadata key (kept for importers)."""
 
-_MASK_CACHE_SIZE = 64
+FILTER_CACHE_SIZE = 64
+"""Filters a :class:`FilterCache` remembers before dropping the oldest."""
+
+V = TypeVar("V")
 
 
-def filter_fields(chunk: Chunk) -> dict[str, Any]:
-    """The flat mapping a filter is evaluated against."""
-    fields: dict[str, Any] = dict(chunk.metadata)
-    for name in TOP_LEVEL_FIELDS:
-        fields[name] = getattr(chunk, name)
-    return fields
+class FilterCache(Generic[V]):
+    """Values computed per filter, keyed by the filter's JSON; the oldest is dropped once the cache is full.
+
+    The index holds its lock around every use, so no lock of its own.
+    """
+
+    def __init__(self, size: int = FILTER_CACHE_SIZE) -> None:
+        self.size = size
+        self._items: dict[str, V] = {}
+
+    def get(self, expr: FilterExpr, compute: Callable[[], V]) -> V:
+        """The value for ``expr``, computed (and remembered) on a miss."""
+        key = expr.model_dump_json()
+        if key in self._items:
+            return self._items[key]
+        if len(self._items) >= self.size:
+            self._items.pop(next(iter(self._items)))
+        value = self._items[key] = compute()
+        return value
+
+    def clear(self) -> None:
+        self._items.clear()
 
 
 def _key(value: Any) -> tuple[str, Any]:
@@ -58,7 +77,7 @@ class _Column:
 
 
 class FieldTable:
-    """Filter fields of one tenant's chunks, by rowid, with cached columns and masks.
+    """Filter fields of one tenant's chunks, by rowid, with cached columns and passing rowids.
 
     Columns and masks are in ascending rowid order; :meth:`mask` maps a result
     to any other order (the vector matrix's slots). Every :meth:`set` or
@@ -69,7 +88,7 @@ class FieldTable:
         self._fields: dict[int, dict[str, Any]] = dict(fields)
         self._rowids: np.ndarray | None = None
         self._columns: dict[str, _Column] = {}
-        self._masks: dict[str, np.ndarray] = {}
+        self._passing: FilterCache[np.ndarray] = FilterCache()
 
     def set(self, rowid: int, fields: dict[str, Any]) -> None:
         self._fields[rowid] = fields
@@ -82,7 +101,7 @@ class FieldTable:
     def invalidate(self) -> None:
         self._rowids = None
         self._columns.clear()
-        self._masks.clear()
+        self._passing.clear()
 
     @property
     def rowids(self) -> np.ndarray:
@@ -92,15 +111,8 @@ class FieldTable:
         return self._rowids
 
     def passing(self, expr: FilterExpr) -> np.ndarray:
-        """Ascending rowids of the chunks that pass the filter (cached per filter)."""
-        key = expr.model_dump_json()
-        cached = self._masks.get(key)
-        if cached is None:
-            cached = self._evaluate(expr, self.rowids)
-            if len(self._masks) >= _MASK_CACHE_SIZE:
-                self._masks.pop(next(iter(self._masks)))
-            self._masks[key] = cached
-        return self.rowids[cached]
+        """Ascending rowids of the chunks that pass the filter (cached per filter; do not modify)."""
+        return self._passing.get(expr, lambda: self.rowids[self._evaluate(expr, self.rowids)])
 
     def mask(self, expr: FilterExpr, rowids: np.ndarray) -> np.ndarray:
         """Booleans in the order of ``rowids``: which rows pass the filter (a rowid without fields: all None)."""
@@ -135,4 +147,4 @@ class FieldTable:
         return truth[column.codes]
 
 
-__all__ = ["TOP_LEVEL_FIELDS", "FieldTable", "filter_fields"]
+__all__ = ["FILTER_CACHE_SIZE", "TOP_LEVEL_FIELDS", "FieldTable", "FilterCache", "filter_fields"]

@@ -26,7 +26,7 @@ from ragtune.errors import ConfigError, IndexBackendError
 from ragtune.filters import FilterExpr
 from ragtune.index.base import Index, SearchRequest
 from ragtune.index.embedded.bm25 import KeywordIndex
-from ragtune.index.embedded.filtering import FieldTable
+from ragtune.index.embedded.filtering import FieldTable, FilterCache
 from ragtune.index.embedded.store import DEFAULT_TENANT, Changes, SqliteStore, wrap_sqlite_error
 from ragtune.index.embedded.vectors import VectorMatrix, as_unit
 from ragtune.index.fingerprint import Fingerprint
@@ -52,8 +52,7 @@ class _Shard:
         self.matrix: VectorMatrix | None = None
         self.keyword: KeywordIndex | None = None
         self.fields: FieldTable | None = None
-        self._masks: dict[str, np.ndarray] = {}  # filter -> booleans in the matrix's slot order
-        self._allowed: dict[str, np.ndarray] = {}  # filter -> sorted rowids
+        self._masks: FilterCache[np.ndarray] = FilterCache()  # booleans in the matrix's slot order
 
     def apply(self, changes: Changes) -> None:
         for rid in changes.removed:
@@ -71,36 +70,17 @@ class _Shard:
             if self.fields is not None:
                 self.fields.set(up.rowid, up.fields)
         self._masks.clear()  # slot order may have changed even without field changes
-        self._allowed.clear()
 
     def mask(self, expr: FilterExpr) -> np.ndarray:
         """Which rows of the (loaded) matrix pass the filter, in slot order."""
-        assert self.fields is not None and self.matrix is not None
-        key = expr.model_dump_json()
-        found = self._masks.get(key)
-        if found is None:
-            found = _remember(self._masks, key, self.fields.mask(expr, self.matrix.rowids))
-        return found
+        fields, matrix = self.fields, self.matrix
+        assert fields is not None and matrix is not None
+        return self._masks.get(expr, lambda: fields.mask(expr, matrix.rowids))
 
     def allowed(self, expr: FilterExpr) -> np.ndarray:
-        """Sorted rowids that pass the filter."""
+        """Sorted rowids that pass the filter (cached by the field table)."""
         assert self.fields is not None
-        key = expr.model_dump_json()
-        found = self._allowed.get(key)
-        if found is None:
-            found = _remember(self._allowed, key, self.fields.passing(expr))
-        return found
-
-
-_CACHE_SIZE = 64
-
-
-def _remember(cache: dict[str, np.ndarray], key: str, value: np.ndarray) -> np.ndarray:
-    """Store ``value`` under ``key``, dropping the oldest entry of a full cache."""
-    if len(cache) >= _CACHE_SIZE:
-        cache.pop(next(iter(cache)))
-    cache[key] = value
-    return value
+        return self.fields.passing(expr)
 
 
 class EmbeddedIndex(Index):

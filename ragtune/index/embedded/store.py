@@ -37,8 +37,8 @@ import numpy as np
 from ragtune.errors import ConfigError, IndexBackendError, TransientIndexError
 from ragtune.index.embedded import segments
 from ragtune.index.embedded.bm25 import Segment
-from ragtune.index.embedded.filtering import filter_fields
 from ragtune.index.embedded.keyword import ANALYZER_VERSION, Analyzer
+from ragtune.index.fields import filter_fields
 from ragtune.schema import Chunk, DocumentState
 
 SCHEMA_VERSION = "1"

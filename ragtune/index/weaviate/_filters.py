@@ -2,8 +2,8 @@
 
 The result keeps the reference semantics of :func:`ragtune.filters.matches`:
 
-* a field names a chunk attribute (``id``, ``doc_id``, ``source``, ``title``,
-  ``section``, ``page``, ``position``) or else a metadata key, which may live
+* a field names a chunk attribute (:data:`ragtune.index.fields.FILTERABLE_FIELDS`)
+  or else a metadata key, which may live
   in several typed ``meta_<key>__<kind>`` properties; a comparison holds when
   it holds in any of them (``ne``: in all of them);
 * a value whose type cannot equal the property's (``"3"`` against a number)
@@ -26,19 +26,12 @@ from weaviate.classes.query import Filter
 from weaviate.collections.classes.filters import FilterReturn
 
 from ragtune.filters import And, Comparison, FilterExpr, Op
-from ragtune.index.weaviate._schema import FIELD_PROPERTIES, META_KINDS, meta_property
+from ragtune.index.weaviate._schema import FIELD_PROPERTIES, FIELD_TYPES, META_KINDS, meta_property
 
 Translated = Union[FilterReturn, bool]
 
-BUILTIN_TYPES = {
-    "chunk_id": "text",
-    "doc_id": "text",
-    "source": "text",
-    "title": "text",
-    "section": "text",
-    "page": "int",
-    "position": "int",
-}
+BUILTIN_TYPES: dict[str, str] = {prop: data_type.value for prop, data_type in FIELD_TYPES.items()}
+"""Property -> data type name of each filterable chunk attribute."""
 
 
 def targets(field: str, types: Mapping[str, str]) -> list[tuple[str, str]]:

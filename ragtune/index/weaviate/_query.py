@@ -1,12 +1,12 @@
 """Search requests as Weaviate query calls, and query results as hits (no I/O).
 
-The sync and async search paths share these two functions and differ only in
-``await``.
+The sync and async search paths share :func:`plan_search` and :func:`to_hits`
+and differ only in ``await``.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -15,6 +15,7 @@ from weaviate.classes.query import HybridFusion, MetadataQuery
 from weaviate.collections.classes.filters import FilterReturn
 
 from ragtune.index.base import SearchRequest
+from ragtune.index.weaviate._filters import translate
 from ragtune.index.weaviate._schema import VECTOR_NAME, chunk_from_properties
 from ragtune.schema import Fusion, Hit, SearchMode
 
@@ -30,6 +31,14 @@ class QueryPlan:
 
     method: str
     kwargs: dict[str, Any]
+
+
+def plan_search(request: SearchRequest, query_vector: np.ndarray | None, types: Mapping[str, str]) -> QueryPlan | None:
+    """The query for ``request`` on a collection whose properties have ``types``; ``None``: nothing can match."""
+    where = True if request.filters is None else translate(request.filters, types)
+    if where is False:
+        return None
+    return plan_query(request, query_vector, None if where is True else where)
 
 
 def plan_query(request: SearchRequest, query_vector: np.ndarray | None, where: FilterReturn | None) -> QueryPlan:
@@ -102,4 +111,4 @@ def cosine_distance(query: np.ndarray | None, vector: Any) -> float | None:
     return float(1.0 - np.dot(query, v) / norms)
 
 
-__all__ = ["QueryPlan", "cosine_distance", "plan_query", "to_hits"]
+__all__ = ["QueryPlan", "cosine_distance", "plan_query", "plan_search", "to_hits"]

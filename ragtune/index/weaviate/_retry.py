@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -100,4 +101,15 @@ def wrap_error(exc: BaseException, action: str) -> IndexBackendError:
     return IndexBackendError(f"Weaviate {action} failed: {detail}")
 
 
-__all__ = ["RetryPolicy", "WeaviateRetryPolicy", "is_transient", "log", "wrap_error"]
+@contextmanager
+def typed_errors(action: str) -> Iterator[None]:
+    """Let ragtune errors through and re-raise any other as :func:`wrap_error` types it (sync and async calls)."""
+    try:
+        yield
+    except RagtuneError:
+        raise
+    except Exception as exc:
+        raise wrap_error(exc, action) from exc
+
+
+__all__ = ["RetryPolicy", "WeaviateRetryPolicy", "is_transient", "log", "typed_errors", "wrap_error"]

@@ -25,6 +25,7 @@ from typing import Any
 from weaviate.classes.config import Configure, DataType, Property, Tokenization, VectorDistances
 from weaviate.util import generate_uuid5
 
+from ragtune.index.fields import FILTERABLE_FIELDS
 from ragtune.schema import Chunk, DocumentState, MetadataValue
 
 VECTOR_NAME = "default"
@@ -47,16 +48,10 @@ META_KINDS: dict[str, DataType] = {
     "boolean": DataType.BOOL,
     "text_array": DataType.TEXT_ARRAY,
 }
-FIELD_PROPERTIES: dict[str, str] = {
-    "id": "chunk_id",
-    "doc_id": "doc_id",
-    "source": "source",
-    "title": "title",
-    "section": "section",
-    "page": "page",
-    "position": "position",
-}
+FIELD_PROPERTIES: dict[str, str] = {field: "chunk_id" if field == "id" else field for field in FILTERABLE_FIELDS}
 """Filter field -> property: the chunk attributes filters can name (they win over metadata keys)."""
+FIELD_TYPES: dict[str, DataType] = {FIELD_PROPERTIES[f]: DataType(t) for f, t in FILTERABLE_FIELDS.items()}
+"""Property -> data type of each filterable chunk attribute."""
 
 _SAFE_NAME = re.compile(r"^[_A-Za-z][_0-9A-Za-z]*$")
 
@@ -85,13 +80,7 @@ def chunk_properties() -> list[Property]:
             index_filterable=False,
             index_searchable=True,
         ),
-        _exact("chunk_id"),
-        _exact("doc_id"),
-        _exact("source"),
-        _exact("title"),
-        _exact("section"),
-        _exact("page", DataType.INT),
-        _exact("position", DataType.INT),
+        *(_exact(name, data_type) for name, data_type in FIELD_TYPES.items()),
         _exact("content_hash"),
         _exact("doc_hash"),
         _exact("generation"),
@@ -184,13 +173,7 @@ def chunk_to_properties(chunk: Chunk, generation: str) -> dict[str, Any]:
         "text": chunk.text,
         "embed_text": chunk.embed_text,
         "search_text": chunk.text_for_embedding,
-        "chunk_id": chunk.id,
-        "doc_id": chunk.doc_id,
-        "source": chunk.source,
-        "title": chunk.title,
-        "section": chunk.section,
-        "page": chunk.page,
-        "position": chunk.position,
+        **{FIELD_PROPERTIES[field]: getattr(chunk, field) for field in FILTERABLE_FIELDS},
         "content_hash": chunk.content_hash,
         "doc_hash": chunk.doc_hash,
         "generation": generation,
@@ -242,6 +225,7 @@ def schema_types(properties: Any) -> dict[str, str]:
 __all__ = [
     "DEFAULT_TENANT",
     "FIELD_PROPERTIES",
+    "FIELD_TYPES",
     "META_KINDS",
     "TENANT_NAME",
     "VECTOR_NAME",

@@ -33,22 +33,24 @@ from weaviate.collections.classes.config import CollectionConfig
 from weaviate.collections.classes.filters import FilterReturn
 from weaviate.exceptions import UnexpectedStatusCodeError, WeaviateInsertManyAllFailedError
 
-from ragtune.errors import BatchWriteError, ConfigError, IndexBackendError, RagtuneError
+from ragtune.errors import BatchWriteError, ConfigError, IndexBackendError
 from ragtune.filters import FilterExpr
 from ragtune.index.base import Index, SearchRequest, run_in_thread
 from ragtune.index.fingerprint import Fingerprint
 from ragtune.index.weaviate import _schema as layout
 from ragtune.index.weaviate._async import BackgroundLoop
 from ragtune.index.weaviate._connect import Endpoint
-from ragtune.index.weaviate._filters import translate, unknown_fields
-from ragtune.index.weaviate._query import plan_query, to_hits
-from ragtune.index.weaviate._retry import RetryPolicy, wrap_error
+from ragtune.index.weaviate._filters import unknown_fields
+from ragtune.index.weaviate._query import plan_search, to_hits
+from ragtune.index.weaviate._retry import RetryPolicy, typed_errors
 from ragtune.schema import Chunk, DocumentState, Hit, IndexStats, SearchMode
 
 T = TypeVar("T")
 _COLLECTION_NAME = re.compile(r"^[A-Z][_0-9A-Za-z]*$")
 ID_BATCH = 500
 """Ids per filter when fetching or deleting by id."""
+CONNECT_ATTEMPTS = 3
+"""Most tries to connect, sync or async (fewer if the policy allows fewer): an unreachable server fails fast."""
 
 
 class WeaviateIndex(Index):
@@ -113,9 +115,7 @@ class WeaviateIndex(Index):
         if client is None:
             self._endpoint: Endpoint | None = Endpoint.parse(url, grpc_port, grpc_host=grpc_host, api_key=api_key)
             endpoint = self._endpoint
-            self._client = self._call(
-                f"connect to {endpoint.url}", endpoint.connect, attempts=min(3, self._retry.attempts)
-            )
+            self._client = self._call(f"connect to {endpoint.url}", endpoint.connect, attempts=self._connect_attempts)
         else:
             self._endpoint = None
             self._client = client
@@ -131,32 +131,34 @@ class WeaviateIndex(Index):
         return f"WeaviateIndex({where!r}, collection={self.collection!r})"
 
     # -- plumbing ------------------------------------------------------------------
-    def _call(self, action: str, func: Callable[..., T], *args: Any, attempts: int | None = None, **kwargs: Any) -> T:
-        """Run one client call with retries on transient faults; errors come out typed."""
+    @property
+    def _connect_attempts(self) -> int:
+        return min(CONNECT_ATTEMPTS, self._retry.attempts)
+
+    def _policy(self, action: str, attempts: int | None) -> RetryPolicy:
+        """The retry policy of one call (``attempts`` overrides the index's); a closed index refuses the call."""
         if self._closed:
             raise IndexBackendError(f"Weaviate {action}: the index is closed; open a new WeaviateIndex")
-        policy = self._retry if attempts is None else replace(self._retry, attempts=attempts)
-        try:
+        return self._retry if attempts is None else replace(self._retry, attempts=attempts)
+
+    def _call(self, action: str, func: Callable[..., T], *args: Any, attempts: int | None = None, **kwargs: Any) -> T:
+        """Run one client call with retries on transient faults; errors come out typed."""
+        policy = self._policy(action, attempts)
+        with typed_errors(action):
             for attempt in policy.retrying(action):
                 with attempt:
                     return func(*args, **kwargs)
-        except RagtuneError:
-            raise
-        except Exception as exc:
-            raise wrap_error(exc, action) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
-    async def _acall(self, action: str, func: Callable[..., Awaitable[T]], *args: Any, **kwargs: Any) -> T:
-        if self._closed:
-            raise IndexBackendError(f"Weaviate {action}: the index is closed; open a new WeaviateIndex")
-        try:
-            async for attempt in self._retry.aretrying(action):
+    async def _acall(
+        self, action: str, func: Callable[..., Awaitable[T]], *args: Any, attempts: int | None = None, **kwargs: Any
+    ) -> T:
+        """The async twin of :meth:`_call`: the same policy, attempts and typed errors."""
+        policy = self._policy(action, attempts)
+        with typed_errors(action):
+            async for attempt in policy.aretrying(action):
                 with attempt:
                     return await func(*args, **kwargs)
-        except RagtuneError:
-            raise
-        except Exception as exc:
-            raise wrap_error(exc, action) from exc
         raise AssertionError("unreachable")  # pragma: no cover
 
     def _ensure_collections(self) -> None:
@@ -201,9 +203,15 @@ class WeaviateIndex(Index):
         return self._call("read the collection config", lambda: config.get(simple=False))
 
     def _refresh_types(self) -> None:
-        config = self._read_config()
+        self._set_types(self._read_config())
+
+    def _set_types(self, config: CollectionConfig) -> None:
         with self._lock:
             self._types = layout.schema_types(config.properties)
+
+    def _stale_types(self, expr: FilterExpr | None) -> bool:
+        """Whether the filter names a field the cached schema lacks (another writer may have added it since)."""
+        return expr is not None and bool(unknown_fields(expr, self._types))
 
     @staticmethod
     def _tenant(tenant: str | None) -> str:
@@ -214,15 +222,22 @@ class WeaviateIndex(Index):
             raise ConfigError(msg)
         return tenant
 
+    def _known_tenant(self, collection: str, tenant: str) -> bool:
+        """Whether the tenant is known to exist (the cache only; no lookup)."""
+        with self._lock:
+            return tenant in self._tenants_seen[collection]
+
+    def _note_tenant(self, collection: str, tenant: str) -> None:
+        with self._lock:
+            self._tenants_seen[collection].add(tenant)
+
     def _has_tenant(self, collection: str, tenant: str) -> bool:
         """Whether the tenant exists (a cached yes, else one lookup)."""
-        with self._lock:
-            if tenant in self._tenants_seen[collection]:
-                return True
+        if self._known_tenant(collection, tenant):
+            return True
         tenants = self._client.collections.use(collection).tenants
         if self._call(f"look up tenant {tenant!r}", tenants.exists, tenant):
-            with self._lock:
-                self._tenants_seen[collection].add(tenant)
+            self._note_tenant(collection, tenant)
             return True
         return False
 
@@ -232,13 +247,6 @@ class WeaviateIndex(Index):
         with self._lock:
             self._tenants_seen[collection].update(found)
         return sorted(found)
-
-    def _where(self, expr: FilterExpr | None) -> FilterReturn | bool:
-        if expr is None:
-            return True
-        if unknown_fields(expr, self._types):
-            self._refresh_types()  # another writer may have added the field since we read the schema
-        return translate(expr, self._types)
 
     def _check_dim(self, width: int, what: str) -> None:
         if self.dim is not None and width != self.dim:
@@ -318,9 +326,9 @@ class WeaviateIndex(Index):
         if done and self._has_tenant(self.collection, name):
             for start in range(0, len(done), ID_BATCH):
                 doc_ids = [s.doc_id for s in done[start : start + ID_BATCH]]
-                stale = Filter.by_property("doc_id").contains_any(doc_ids) & Filter.by_property(
-                    "generation"
-                ).not_equal(generation)
+                stale = Filter.by_property("doc_id").contains_any(doc_ids) & Filter.by_property("generation").not_equal(
+                    generation
+                )
                 self._delete_where(collection, stale, f"delete stale chunks of {len(doc_ids)} documents")
         docs = self._client.collections.use(self.docs_collection).with_tenant(name)
         records: list[DataObject[Any, Any]] = [
@@ -542,10 +550,11 @@ class WeaviateIndex(Index):
         vector = self._query_vector(request)
         if not self._has_tenant(self.collection, name):
             return []
-        where = self._where(request.filters)
-        if where is False:
+        if self._stale_types(request.filters):
+            self._refresh_types()
+        plan = plan_search(request, vector, self._types)
+        if plan is None:
             return []
-        plan = plan_query(request, vector, None if where is True else where)
         query = self._client.collections.use(self.collection).with_tenant(name).query
         result = self._call(f"{request.mode.value} search", getattr(query, plan.method), **plan.kwargs)
         return to_hits(request, vector, result.objects)
@@ -565,21 +574,15 @@ class WeaviateIndex(Index):
         """The async search proper, on the background loop that owns the async client."""
         client = await self._aclient()
         collection = client.collections.use(self.collection)
-        with self._lock:
-            known = name in self._tenants_seen[self.collection]
-        if not known:
+        if not self._known_tenant(self.collection, name):
             if not await self._acall(f"look up tenant {name!r}", collection.tenants.exists, name):
                 return []
-            with self._lock:
-                self._tenants_seen[self.collection].add(name)
-        if request.filters is not None and unknown_fields(request.filters, self._types):
-            config = await self._acall("read the collection config", collection.config.get)
-            with self._lock:
-                self._types = layout.schema_types(config.properties)
-        where = translate(request.filters, self._types) if request.filters is not None else True
-        if where is False:
+            self._note_tenant(self.collection, name)
+        if self._stale_types(request.filters):
+            self._set_types(await self._acall("read the collection config", collection.config.get))
+        plan = plan_search(request, vector, self._types)
+        if plan is None:
             return []
-        plan = plan_query(request, vector, None if where is True else where)
         query = collection.with_tenant(name).query
         result = await self._acall(f"{request.mode.value} search", getattr(query, plan.method), **plan.kwargs)
         return to_hits(request, vector, result.objects)
@@ -589,14 +592,23 @@ class WeaviateIndex(Index):
         async with self._async_lock:
             if self._async_client is None:
                 assert self._endpoint is not None
-                client = self._endpoint.async_client()
-                try:
-                    await self._acall(f"connect to {self._endpoint.url}", client.connect)
-                except BaseException:
-                    await client.close()
-                    raise
-                self._async_client = client
+                action = f"connect to {self._endpoint.url}"
+                self._async_client = await self._acall(action, self._aconnect, attempts=self._connect_attempts)
             return self._async_client
+
+    async def _aconnect(self) -> weaviate.WeaviateAsyncClient:
+        """One try: a fresh async client (as each sync try is), closed again when it cannot connect.
+
+        Reusing one client across tries would leave the connections of every failed try but the last open.
+        """
+        assert self._endpoint is not None
+        client = self._endpoint.async_client()
+        try:
+            await client.connect()
+        except BaseException:
+            await client.close()
+            raise
+        return client
 
     # -- lifecycle -------------------------------------------------------------------
     def drop(self) -> None:
