@@ -103,3 +103,85 @@ def test_construction_counting_and_queries_import_no_torch() -> None:
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.strip() == "[]"
+
+
+def test_onnx_document_vectors_match_torch_and_rank_the_same(minilm, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
+    """Documents are embedded by ONNX Runtime (onnxruntime is a dependency); its vectors must be torch's."""
+    assert minilm.document_backend == "onnx"
+    docs = [f"{d['title']}\n{d['text']}" for d in _scifact(shared_data, "corpus.jsonl", 120)]
+    docs += ["", "x", "refund " * 400]  # empty, one token, longer than the model's 256 tokens
+    by_onnx = minilm.embed_documents(docs)
+    by_torch = minilm._model.encode(docs, normalize_embeddings=True, convert_to_numpy=True)
+    cosines = np.sum(by_onnx * by_torch, axis=1)
+    assert cosines.min() >= 0.9999, cosines.min()
+    queries = minilm.embed_queries([q["text"] for q in _scifact(shared_data, "queries-train.jsonl", 40)])
+    top_onnx = np.argsort(-(queries @ by_onnx.T), axis=1, kind="stable")[:, :10]
+    top_torch = np.argsort(-(queries @ by_torch.T), axis=1, kind="stable")[:, :10]
+    assert (top_onnx == top_torch).mean() >= 0.99  # a near-tie may swap two neighbours, nothing more
+
+
+def test_onnx_export_is_cached_and_reused(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The export lands under RAGTUNE_CACHE_DIR, keyed by the model folder; an existing one is never redone."""
+    from ragtune.embeddings import onnx_bert
+    from ragtune.embeddings.local import minilm_path
+
+    monkeypatch.setenv("RAGTUNE_CACHE_DIR", str(tmp_path))
+    dest = onnx_bert.export_path(minilm_path())
+    assert dest.is_relative_to(tmp_path / "embeddings")
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(b"already exported")
+
+    def must_not_export(*args: object) -> None:
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(onnx_bert, "export", must_not_export)
+    assert onnx_bert.ensure_export(minilm_path()) == dest
+    assert dest.read_bytes() == b"already exported"
+
+
+def test_documents_fall_back_to_torch_without_onnxruntime(monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    """No onnxruntime: ``auto`` embeds documents with torch (said in the log); ``onnx`` is a clear error."""
+    import logging
+
+    import pytest
+
+    from ragtune.embeddings import local, onnx_bert
+    from ragtune.errors import EmbeddingError
+
+    monkeypatch.setattr(onnx_bert, "available", lambda: False)
+    with caplog.at_level(logging.INFO, logger="ragtune.embeddings.local"):
+        embedder = local.LocalEmbedder()
+    assert embedder.document_backend == "torch"
+    assert "onnxruntime is not installed" in caplog.text
+    with pytest.raises(EmbeddingError, match="pip install onnxruntime"):
+        local.LocalEmbedder(document_backend="onnx")
+    assert local.LocalEmbedder(document_backend="torch").document_backend == "torch"
+
+
+def test_documents_fall_back_to_torch_when_the_export_fails(minilm, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    from ragtune.embeddings import local
+
+    def broken(path: str, batch_size: int) -> None:
+        raise RuntimeError("export failed")
+
+    monkeypatch.setattr(local, "_load_onnx_encoder", broken)
+    embedder = local.LocalEmbedder()
+    assert embedder.document_backend == "onnx"
+    vectors = embedder.embed_documents(["The cat sat on the mat."])
+    assert embedder.document_backend == "torch" and "export failed" in caplog.text
+    assert float(vectors[0] @ minilm.embed_documents(["The cat sat on the mat."])[0]) >= 0.9999
+
+
+def test_document_embedding_imports_no_torch_once_exported(minilm) -> None:  # type: ignore[no-untyped-def]
+    """With the export cached, ingest's document batches run on onnxruntime alone."""
+    minilm.embed_documents(["export now"])  # the session fixture shares the user cache with the child
+    script = (
+        "import sys\n"
+        "from ragtune.embeddings.local import LocalEmbedder\n"
+        "assert LocalEmbedder().embed_documents(['one text', 'another text']).shape == (2, 384)\n"
+        "heavy = {'torch', 'sentence_transformers', 'transformers'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
