@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ragtune.embeddings.cache import CachedEmbedder, EmbeddingCache
 
@@ -105,12 +106,16 @@ def test_construction_counting_and_queries_import_no_torch() -> None:
     assert proc.stdout.strip() == "[]"
 
 
-def test_onnx_document_vectors_match_torch_and_rank_the_same(minilm, shared_data: Path) -> None:  # type: ignore[no-untyped-def]
-    """Documents are embedded by ONNX Runtime (onnxruntime is a dependency); its vectors must be torch's."""
-    assert minilm.document_backend == "onnx"
+@pytest.mark.parametrize("runtime", ["openvino", "onnxruntime"])
+def test_onnx_document_vectors_match_torch_and_rank_the_same(minilm, shared_data: Path, runtime: str) -> None:  # type: ignore[no-untyped-def]
+    """Documents are embedded from the ONNX export (OpenVINO by default); the vectors must be torch's."""
+    from ragtune.embeddings.local import LocalEmbedder
+
+    assert minilm.document_backend == "openvino"
+    embedder = LocalEmbedder(document_backend=runtime)  # type: ignore[arg-type]
     docs = [f"{d['title']}\n{d['text']}" for d in _scifact(shared_data, "corpus.jsonl", 120)]
     docs += ["", "x", "refund " * 400]  # empty, one token, longer than the model's 256 tokens
-    by_onnx = minilm.embed_documents(docs)
+    by_onnx = embedder.embed_documents(docs)
     by_torch = minilm._model.encode(docs, normalize_embeddings=True, convert_to_numpy=True)
     cosines = np.sum(by_onnx * by_torch, axis=1)
     assert cosines.min() >= 0.9999, cosines.min()
@@ -139,41 +144,42 @@ def test_onnx_export_is_cached_and_reused(tmp_path: Path, monkeypatch) -> None: 
     assert dest.read_bytes() == b"already exported"
 
 
-def test_documents_fall_back_to_torch_without_onnxruntime(monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
-    """No onnxruntime: ``auto`` embeds documents with torch (said in the log); ``onnx`` is a clear error."""
+def test_documents_fall_back_to_onnxruntime_then_torch(monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    """``auto`` takes the first runtime installed, else torch (said in the log); a named one is insisted on."""
     import logging
-
-    import pytest
 
     from ragtune.embeddings import local, onnx_bert
     from ragtune.errors import EmbeddingError
 
-    monkeypatch.setattr(onnx_bert, "available", lambda: False)
+    installed = {"openvino": False, "onnxruntime": True}
+    monkeypatch.setattr(onnx_bert, "available", lambda runtime: installed[runtime])
+    assert local.LocalEmbedder().document_backend == "onnxruntime"
+    installed["onnxruntime"] = False
     with caplog.at_level(logging.INFO, logger="ragtune.embeddings.local"):
         embedder = local.LocalEmbedder()
     assert embedder.document_backend == "torch"
-    assert "onnxruntime is not installed" in caplog.text
+    assert "openvino is not installed" in caplog.text
     with pytest.raises(EmbeddingError, match="pip install onnxruntime"):
-        local.LocalEmbedder(document_backend="onnx")
+        local.LocalEmbedder(document_backend="onnxruntime")
     assert local.LocalEmbedder(document_backend="torch").document_backend == "torch"
 
 
 def test_documents_fall_back_to_torch_when_the_export_fails(minilm, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
     from ragtune.embeddings import local
 
-    def broken(path: str, batch_size: int) -> None:
+    def broken(path: str, runtime: str, batch_size: int) -> None:
         raise RuntimeError("export failed")
 
     monkeypatch.setattr(local, "_load_onnx_encoder", broken)
     embedder = local.LocalEmbedder()
-    assert embedder.document_backend == "onnx"
+    assert embedder.document_backend == "openvino"
     vectors = embedder.embed_documents(["The cat sat on the mat."])
     assert embedder.document_backend == "torch" and "export failed" in caplog.text
     assert float(vectors[0] @ minilm.embed_documents(["The cat sat on the mat."])[0]) >= 0.9999
 
 
 def test_document_embedding_imports_no_torch_once_exported(minilm) -> None:  # type: ignore[no-untyped-def]
-    """With the export cached, ingest's document batches run on onnxruntime alone."""
+    """With the export cached, ingest's document batches run on OpenVINO alone."""
     minilm.embed_documents(["export now"])  # the session fixture shares the user cache with the child
     script = (
         "import sys\n"

@@ -3,9 +3,9 @@
 Nothing heavy happens at construction: dimension and input limit come from the
 model's config files and token counting uses the ``tokenizers`` library, so
 chunking, status and keyword search never import torch. Documents are embedded
-by ONNX Runtime (:class:`~ragtune.embeddings.onnx_bert.OnnxBertEncoder`, the
-model exported once and cached; faster than torch on CPU) or, where that cannot
-run, by sentence-transformers (torch, loaded on the first document batch);
+from the model's ONNX export on OpenVINO (:class:`~ragtune.embeddings.onnx_bert.OnnxBertEncoder`,
+exported once and cached; 0.6x torch's time on CPU) or ONNX Runtime, or, where
+neither can run, by sentence-transformers (torch, loaded on the first document batch);
 queries by :class:`NumpyBertEncoder`, the same forward pass in numpy, which
 answers one query in milliseconds without the seconds torch takes to import.
 All three give the same vectors to float noise (cosine >= 0.9999).
@@ -34,8 +34,9 @@ MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
 QueryBackend = Literal["auto", "numpy", "torch"]
 """Who embeds queries: ``numpy`` (no torch), ``torch`` (sentence-transformers), ``auto`` (numpy where exact)."""
 
-DocumentBackend = Literal["auto", "onnx", "torch"]
-"""Who embeds documents: ``onnx`` (ONNX Runtime), ``torch`` (sentence-transformers), ``auto`` (onnx where it runs)."""
+DocumentBackend = Literal["auto", "openvino", "onnxruntime", "torch"]
+"""Who embeds documents: the ONNX export on ``openvino`` or ``onnxruntime``, or ``torch`` (sentence-transformers);
+``auto``: the first of these that can run."""
 
 
 @functools.lru_cache(maxsize=4)
@@ -49,9 +50,9 @@ def _load_sentence_transformer(path: str, device: str) -> Any:
 
 
 @functools.lru_cache(maxsize=4)
-def _load_onnx_encoder(path: str, batch_size: int) -> OnnxBertEncoder:
-    log.info("loading ONNX document encoder for %s", path)
-    return OnnxBertEncoder(path, batch_size=batch_size)
+def _load_onnx_encoder(path: str, runtime: onnx_bert.Runtime, batch_size: int) -> OnnxBertEncoder:
+    log.info("loading the ONNX document encoder for %s on %s", path, runtime)
+    return OnnxBertEncoder(path, runtime=runtime, batch_size=batch_size)
 
 
 @functools.lru_cache(maxsize=4)
@@ -81,9 +82,10 @@ class LocalEmbedder(Embedder):
         batch_size: Documents per forward pass.
         device: Torch device for documents (a device other than ``cpu`` means torch for documents).
         query_backend: ``auto`` embeds queries in numpy when :func:`supports` says it is exact.
-        document_backend: ``auto`` embeds documents with ONNX Runtime when ``onnxruntime`` is installed,
-            the model is one :func:`supports` accepts and the device is the CPU; else with torch
-            (logged once). ``onnx`` insists (a clear error otherwise), ``torch`` never tries it.
+        document_backend: ``auto`` embeds documents with the model's ONNX export (exported once, cached)
+            on OpenVINO, else ONNX Runtime, when one is installed, the model is one :func:`supports`
+            accepts and the device is the CPU; else with torch (said in the log). Naming a runtime
+            insists on it (a clear error otherwise); ``torch`` never tries the export.
     """
 
     def __init__(
@@ -105,7 +107,9 @@ class LocalEmbedder(Embedder):
             msg = f"{self.model_path} is not a mean-pooled BERT model; the numpy query encoder cannot run it"
             raise EmbeddingError(msg)
         self.query_backend: Literal["numpy", "torch"] = "numpy" if query_backend != "torch" and exact else "torch"
-        self.document_backend: Literal["onnx", "torch"] = self._choose_document_backend(document_backend, exact)
+        self.document_backend: Literal["openvino", "onnxruntime", "torch"] = self._choose_document_backend(
+            document_backend, exact
+        )
         dim = embedding_dim(self.model_path) if exact else None
         self.dim = dim if dim is not None else int(self._dimension_from_model())
         self.max_tokens = max_seq_length(self.model_path) if exact else int(self._model.max_seq_length)
@@ -126,28 +130,32 @@ class LocalEmbedder(Embedder):
             tokenizer.model_max_length = 1 << 30  # counting long texts is not an error
             return tokenizer
 
-    def _choose_document_backend(self, wanted: DocumentBackend, exact: bool) -> Literal["onnx", "torch"]:
+    def _choose_document_backend(
+        self, wanted: DocumentBackend, exact: bool
+    ) -> Literal["openvino", "onnxruntime", "torch"]:
         if wanted == "torch":
             return "torch"
+        runtime = onnx_bert.first_available() if wanted == "auto" else wanted
         reason = None
         if not exact:
             reason = f"{self.model_path} is not a mean-pooled BERT model"
         elif self.device != "cpu":
             reason = f"device {self.device!r} is not the CPU"
-        elif not onnx_bert.available():
-            reason = "onnxruntime is not installed (pip install onnxruntime)"
-        if reason is None:
-            return "onnx"
-        if wanted == "onnx":
-            raise EmbeddingError(f"The ONNX document backend cannot run: {reason}")
+        elif runtime is None or not onnx_bert.available(runtime):
+            package = runtime or "openvino"
+            reason = f"{package} is not installed (pip install {package})"
+        if reason is None and runtime is not None:
+            return runtime
+        if wanted != "auto":
+            raise EmbeddingError(f"The {wanted} document backend cannot run: {reason}")
         log.info("embedding documents with torch: %s", reason)
         return "torch"
 
     def _embed_documents(self, texts: list[str]) -> np.ndarray:
-        if self.document_backend == "onnx":
+        if self.document_backend != "torch":
             try:
-                encoder = _load_onnx_encoder(self.model_path, self.batch_size)
-            except Exception as exc:  # export or session failed: torch gives the same vectors
+                encoder = _load_onnx_encoder(self.model_path, self.document_backend, self.batch_size)
+            except Exception as exc:  # export or runtime failed: torch gives the same vectors
                 log.warning("the ONNX document encoder failed to load (%s); embedding documents with torch", exc)
                 self.document_backend = "torch"
             else:
