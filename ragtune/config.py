@@ -77,8 +77,8 @@ class Settings(BaseModel):
     """Any OpenAI-compatible server (falls back to ``OPENAI_BASE_URL``)."""
     chunk_size: int = Field(default=200, ge=16)
     """Target chunk length in the embedder's tokens."""
-    chunk_overlap: int = Field(default=32, ge=0)
-    """Tokens shared by consecutive chunks of one document."""
+    chunk_overlap: int = Field(default=0, ge=0)
+    """Tokens shared by consecutive chunks of one document (none by default: see ``ChunkingOptions``)."""
     chat_model: str | None = None
     """The chat model used as ``base`` for this run: ``local``, ``local:<hf-id-or-path>`` or ``openai:<model-id>``;
     unset = the registry's ``base`` entry."""

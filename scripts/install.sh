@@ -23,3 +23,6 @@ fi
 # De-quantize the packaged local chat model once now, so the first `ragtune ask` is fast
 # (returns at once when the cache is already built).
 python -m ragtune.llm.warm || echo "warning: the local model could not be prepared now; ragtune will retry on first use" >&2
+# Export the embedding model to ONNX once now (the first ingest would otherwise do it).
+python -c "from ragtune.embeddings.local import minilm_path; from ragtune.embeddings.onnx_bert import ensure_export; ensure_export(minilm_path())" \
+  || echo "warning: the ONNX export of the embedding model failed now; ingest will retry it, or embed with torch" >&2

@@ -67,9 +67,9 @@ def test_short_document_is_exactly_one_chunk(chunker: Chunker, minilm) -> None: 
     assert chunker.split(doc("   \n\n ")) == []
 
 
-def test_long_document_chunks_are_bounded_overlapping_and_cover_the_text(chunker: Chunker, minilm) -> None:  # type: ignore[no-untyped-def]
+def test_long_document_chunks_are_bounded_overlapping_and_cover_the_text(minilm) -> None:  # type: ignore[no-untyped-def]
     text = prose(120, seed=1)
-    chunks = chunker.split(doc(text))
+    chunks = Chunker(minilm.count_tokens, ChunkingOptions(chunk_overlap=32)).split(doc(text))
     tokens = [minilm.count_tokens(chunk.text) for chunk in chunks]
     assert len(chunks) >= 8
     assert max(tokens) <= 200

@@ -9,6 +9,7 @@ import threading
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from ragtune.embeddings.cache import CachedEmbedder, EmbeddingCache
 
@@ -97,6 +98,93 @@ def test_construction_counting_and_queries_import_no_torch() -> None:
         "assert (e.dim, e.max_tokens) == (384, 256), (e.dim, e.max_tokens)\n"
         "assert e.count_tokens('three small words') == 3\n"
         "assert e.embed_query('how are refunds handled?').shape == (384,)\n"
+        "heavy = {'torch', 'sentence_transformers', 'transformers'}\n"
+        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
+    )
+    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.strip() == "[]"
+
+
+@pytest.mark.parametrize("runtime", ["openvino", "onnxruntime"])
+def test_onnx_document_vectors_match_torch_and_rank_the_same(minilm, shared_data: Path, runtime: str) -> None:  # type: ignore[no-untyped-def]
+    """Documents are embedded from the ONNX export (OpenVINO by default); the vectors must be torch's."""
+    from ragtune.embeddings.local import LocalEmbedder
+
+    assert minilm.document_backend == "openvino"
+    embedder = LocalEmbedder(document_backend=runtime)  # type: ignore[arg-type]
+    docs = [f"{d['title']}\n{d['text']}" for d in _scifact(shared_data, "corpus.jsonl", 120)]
+    docs += ["", "x", "refund " * 400]  # empty, one token, longer than the model's 256 tokens
+    by_onnx = embedder.embed_documents(docs)
+    by_torch = minilm._model.encode(docs, normalize_embeddings=True, convert_to_numpy=True)
+    cosines = np.sum(by_onnx * by_torch, axis=1)
+    assert cosines.min() >= 0.9999, cosines.min()
+    queries = minilm.embed_queries([q["text"] for q in _scifact(shared_data, "queries-train.jsonl", 40)])
+    top_onnx = np.argsort(-(queries @ by_onnx.T), axis=1, kind="stable")[:, :10]
+    top_torch = np.argsort(-(queries @ by_torch.T), axis=1, kind="stable")[:, :10]
+    assert (top_onnx == top_torch).mean() >= 0.99  # a near-tie may swap two neighbours, nothing more
+
+
+def test_onnx_export_is_cached_and_reused(tmp_path: Path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    """The export lands under RAGTUNE_CACHE_DIR, keyed by the model folder; an existing one is never redone."""
+    from ragtune.embeddings import onnx_bert
+    from ragtune.embeddings.local import minilm_path
+
+    monkeypatch.setenv("RAGTUNE_CACHE_DIR", str(tmp_path))
+    dest = onnx_bert.export_path(minilm_path())
+    assert dest.is_relative_to(tmp_path / "embeddings")
+    dest.parent.mkdir(parents=True)
+    dest.write_bytes(b"already exported")
+
+    def must_not_export(*args: object) -> None:
+        raise AssertionError("exported again")
+
+    monkeypatch.setattr(onnx_bert, "export", must_not_export)
+    assert onnx_bert.ensure_export(minilm_path()) == dest
+    assert dest.read_bytes() == b"already exported"
+
+
+def test_documents_fall_back_to_onnxruntime_then_torch(monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    """``auto`` takes the first runtime installed, else torch (said in the log); a named one is insisted on."""
+    import logging
+
+    from ragtune.embeddings import local, onnx_bert
+    from ragtune.errors import EmbeddingError
+
+    installed = {"openvino": False, "onnxruntime": True}
+    monkeypatch.setattr(onnx_bert, "available", lambda runtime: installed[runtime])
+    assert local.LocalEmbedder().document_backend == "onnxruntime"
+    installed["onnxruntime"] = False
+    with caplog.at_level(logging.INFO, logger="ragtune.embeddings.local"):
+        embedder = local.LocalEmbedder()
+    assert embedder.document_backend == "torch"
+    assert "openvino is not installed" in caplog.text
+    with pytest.raises(EmbeddingError, match="pip install onnxruntime"):
+        local.LocalEmbedder(document_backend="onnxruntime")
+    assert local.LocalEmbedder(document_backend="torch").document_backend == "torch"
+
+
+def test_documents_fall_back_to_torch_when_the_export_fails(minilm, monkeypatch, caplog) -> None:  # type: ignore[no-untyped-def]
+    from ragtune.embeddings import local
+
+    def broken(path: str, runtime: str, batch_size: int) -> None:
+        raise RuntimeError("export failed")
+
+    monkeypatch.setattr(local, "_load_onnx_encoder", broken)
+    embedder = local.LocalEmbedder()
+    assert embedder.document_backend == "openvino"
+    vectors = embedder.embed_documents(["The cat sat on the mat."])
+    assert embedder.document_backend == "torch" and "export failed" in caplog.text
+    assert float(vectors[0] @ minilm.embed_documents(["The cat sat on the mat."])[0]) >= 0.9999
+
+
+def test_document_embedding_imports_no_torch_once_exported(minilm) -> None:  # type: ignore[no-untyped-def]
+    """With the export cached, ingest's document batches run on OpenVINO alone."""
+    minilm.embed_documents(["export now"])  # the session fixture shares the user cache with the child
+    script = (
+        "import sys\n"
+        "from ragtune.embeddings.local import LocalEmbedder\n"
+        "assert LocalEmbedder().embed_documents(['one text', 'another text']).shape == (2, 384)\n"
         "heavy = {'torch', 'sentence_transformers', 'transformers'}\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
     )

@@ -118,6 +118,21 @@ def test_real_minilm_canaries_accept_minilm_and_refuse_an_impostor(tmp_path: Pat
         ws.searcher().search("refund policy", mode=SearchMode.VECTOR, k=1)
 
 
+def test_a_store_built_by_either_document_backend_accepts_the_other(tmp_path: Path, corpus: Path) -> None:
+    """OpenVINO, ONNX Runtime and torch document vectors agree to cosine >= 0.9999: one store takes any of them."""
+    from ragtune.embeddings.local import LocalEmbedder
+
+    for first, second in (("torch", "openvino"), ("onnxruntime", "torch"), ("openvino", "onnxruntime")):
+        store = tmp_path / f"{first}-then-{second}"
+        with open_ws(store, LocalEmbedder(document_backend=first)) as ws:  # type: ignore[arg-type]
+            sync_paths(ws, [corpus / "pricing.md"])
+        with open_ws(store, LocalEmbedder(document_backend=second)) as ws:  # type: ignore[arg-type]
+            report = sync_paths(ws, [corpus / "pricing.md", corpus / "security.md"], delete_missing=False)
+            assert report.added == 1 and report.errors == []
+            hits = ws.searcher().search("refund policy", mode=SearchMode.VECTOR, k=1)
+            assert hits[0].source.endswith("pricing.md")
+
+
 # -- doctor -----------------------------------------------------------------------------------
 def _damage(store: Path) -> dict[str, str]:
     """Out-of-band edits, one per problem kind; returns the doc id each one hit."""

@@ -105,21 +105,21 @@ class _Packing:
     def run(self) -> list[_Span]:
         return self._fold_tail(self._greedy(0, len(self.pieces)))
 
-    def _target(self, start: int, stop: int) -> int:
-        """Tokens to aim at so that pieces ``start:stop`` fill the fewest chunks evenly."""
+    def _target(self, start: int, stop: int, min_parts: int = 1) -> int:
+        """Tokens to aim at so that pieces ``start:stop`` fill the fewest chunks (``min_parts`` at least) evenly."""
         size, overlap = self.packer.size, self.packer.overlap
         tokens = self._estimate(start, stop)
-        parts = max(1, math.ceil((tokens - overlap) / (size - overlap)))
+        parts = max(min_parts, math.ceil((tokens - overlap) / (size - overlap)))
         even = math.ceil((tokens + (parts - 1) * overlap) / parts)
         return min(size, even + self.packer.piece_tokens // 2)
 
     def _estimate(self, start: int, end: int) -> float:
         return (self._offsets[end] - self._offsets[start]) * self.ratio
 
-    def _greedy(self, start: int, stop: int) -> list[_Span]:
+    def _greedy(self, start: int, stop: int, min_parts: int = 1) -> list[_Span]:
         spans: list[_Span] = []
         while start < stop:
-            end = self._fill(start, stop, self._target(start, stop))
+            end = self._fill(start, stop, self._target(start, stop, 1 if spans else min_parts))
             span = self._verified(start, end)
             if span is None:  # one piece alone was over size and has been halved; try again
                 stop += 1
@@ -197,7 +197,9 @@ class _Packing:
         tokens = self.packer.count(merged)
         if tokens <= self.packer.size:
             return [*spans[:-2], _Span(before.start, last.end, merged, tokens)]
-        rebalanced = self._greedy(before.start, last.end)
+        # the two did not fit in one: split them in two halves (an under-estimate of their tokens
+        # would otherwise refill the first to the brim and leave the tail as small as before)
+        rebalanced = self._greedy(before.start, last.end, min_parts=2)
         if len(rebalanced) == 2 and rebalanced[-1].tokens >= self.packer.min_tokens:
             return [*spans[:-2], *rebalanced]
         return spans
