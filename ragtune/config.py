@@ -47,6 +47,22 @@ def split_chat_model(spec: str) -> tuple[str, str]:
     return provider, model_id
 
 
+def user_cache_dir(kind: str) -> Path:
+    """ragtune's per-user cache folder for one kind of artefact (``models``, ``embeddings``).
+
+    Converted models are kept outside any store so every store and process reuses them:
+    ``$RAGTUNE_CACHE_DIR/<kind>`` when set, else ``$XDG_CACHE_HOME/ragtune/<kind>``, else
+    ``~/.cache/ragtune/<kind>``.
+    """
+    root = os.environ.get("RAGTUNE_CACHE_DIR")
+    if root:
+        base = Path(root).expanduser()
+    else:
+        xdg = os.environ.get("XDG_CACHE_HOME")
+        base = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "ragtune"
+    return base / kind
+
+
 class Backend(str, Enum):
     EMBEDDED = "embedded"
     WEAVIATE = "weaviate"
@@ -137,4 +153,12 @@ def _read_config_file(path: Path) -> dict[str, Any]:
     return dict(section)
 
 
-__all__ = ["CHAT_MODEL_FORMS", "Backend", "CONFIG_FILE_NAME", "DEFAULT_STORE", "Settings", "split_chat_model"]
+__all__ = [
+    "CHAT_MODEL_FORMS",
+    "Backend",
+    "CONFIG_FILE_NAME",
+    "DEFAULT_STORE",
+    "Settings",
+    "split_chat_model",
+    "user_cache_dir",
+]

@@ -91,19 +91,26 @@ def test_token_counts_match_the_model_tokenizer(minilm) -> None:  # type: ignore
 
 def test_construction_counting_and_queries_import_no_torch() -> None:
     """Only document batches need sentence-transformers; everything else stays torch-free."""
-    script = (
-        "import sys\n"
-        "from ragtune.embeddings.local import LocalEmbedder\n"
+    assert _torch_modules_after(
         "e = LocalEmbedder()\n"
         "assert (e.dim, e.max_tokens) == (384, 256), (e.dim, e.max_tokens)\n"
         "assert e.count_tokens('three small words') == 3\n"
         "assert e.embed_query('how are refunds handled?').shape == (384,)\n"
+    ) == "[]"
+
+
+def _torch_modules_after(body: str) -> str:
+    """Run ``body`` (with LocalEmbedder imported) in a fresh interpreter; the torch-family modules it loaded."""
+    script = (
+        "import sys\n"
+        "from ragtune.embeddings.local import LocalEmbedder\n"
+        f"{body}"
         "heavy = {'torch', 'sentence_transformers', 'transformers'}\n"
         "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
     )
     proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
     assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[]"
+    return proc.stdout.strip()
 
 
 @pytest.mark.parametrize("runtime", ["openvino", "onnxruntime"])
@@ -181,13 +188,5 @@ def test_documents_fall_back_to_torch_when_the_export_fails(minilm, monkeypatch,
 def test_document_embedding_imports_no_torch_once_exported(minilm) -> None:  # type: ignore[no-untyped-def]
     """With the export cached, ingest's document batches run on OpenVINO alone."""
     minilm.embed_documents(["export now"])  # the session fixture shares the user cache with the child
-    script = (
-        "import sys\n"
-        "from ragtune.embeddings.local import LocalEmbedder\n"
-        "assert LocalEmbedder().embed_documents(['one text', 'another text']).shape == (2, 384)\n"
-        "heavy = {'torch', 'sentence_transformers', 'transformers'}\n"
-        "print(sorted(m for m in sys.modules if m.split('.')[0] in heavy))\n"
-    )
-    proc = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=300)
-    assert proc.returncode == 0, proc.stderr
-    assert proc.stdout.strip() == "[]"
+    batch = "assert LocalEmbedder().embed_documents(['one text', 'another text']).shape == (2, 384)\n"
+    assert _torch_modules_after(batch) == "[]"

@@ -29,6 +29,7 @@ from typing import Any, Literal
 
 import numpy as np
 
+from ragtune.config import user_cache_dir
 from ragtune.embeddings.numpy_bert import load_tokenizer, max_seq_length, supports
 
 log = logging.getLogger(__name__)
@@ -55,13 +56,7 @@ def first_available() -> Runtime | None:
 
 def cache_root() -> Path:
     """Where exported encoders are cached (see the module docstring)."""
-    root = os.environ.get("RAGTUNE_CACHE_DIR")
-    if root:
-        base = Path(root).expanduser()
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        base = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "ragtune"
-    return base / "embeddings"
+    return user_cache_dir("embeddings")
 
 
 def export_path(model_path: str | Path) -> Path:

@@ -41,6 +41,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Literal, cast
 
+from ragtune.config import user_cache_dir
 from ragtune.errors import ConfigError, ModelError
 from ragtune.llm.registry import LOCAL_MODEL_ID
 
@@ -140,13 +141,7 @@ def _looks_like_path(name: str) -> bool:
 
 def cache_root() -> Path:
     """The folder holding every cached de-quantized model (see the module docstring)."""
-    root = os.environ.get("RAGTUNE_CACHE_DIR")
-    if root:
-        base = Path(root).expanduser()
-    else:
-        xdg = os.environ.get("XDG_CACHE_HOME")
-        base = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "ragtune"
-    return base / "models"
+    return user_cache_dir("models")
 
 
 def cache_dir(spec: str | None = None) -> Path:
