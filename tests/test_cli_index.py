@@ -171,13 +171,14 @@ except SystemExit as exc:
     code = exc.code or 0
 else:
     code = 0
-heavy = sorted(m for m in sys.modules if m.split('.')[0] in {'torch', 'sentence_transformers', 'transformers', 'openvino', 'onnxruntime', 'onnx'})
+heavy_roots = {'torch', 'sentence_transformers', 'transformers', 'openvino', 'onnxruntime', 'onnx'}
+heavy = sorted(m for m in sys.modules if m.split('.')[0] in heavy_roots)
 print('HEAVY', heavy, 'EXIT', code)
 """
 
 
 def _heavy_modules_after(*args: str) -> tuple[str, str]:
-    """Run the real CLI in a fresh interpreter; the torch-family and ONNX/OpenVINO modules it imported, and its exit code."""
+    """Run the real CLI in a fresh interpreter; the torch/ONNX/OpenVINO modules it imported, and its exit code."""
     proc = subprocess.run([sys.executable, "-c", _HEAVY_PROBE, *args], capture_output=True, text=True, timeout=300)
     line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("HEAVY"))
     heavy, code = line.removeprefix("HEAVY ").split(" EXIT ")

@@ -91,12 +91,15 @@ def test_token_counts_match_the_model_tokenizer(minilm) -> None:  # type: ignore
 
 def test_construction_counting_and_queries_import_no_torch() -> None:
     """Only document batches need sentence-transformers; everything else stays torch-free."""
-    assert _torch_modules_after(
-        "e = LocalEmbedder()\n"
-        "assert (e.dim, e.max_tokens) == (384, 256), (e.dim, e.max_tokens)\n"
-        "assert e.count_tokens('three small words') == 3\n"
-        "assert e.embed_query('how are refunds handled?').shape == (384,)\n"
-    ) == "[]"
+    assert (
+        _torch_modules_after(
+            "e = LocalEmbedder()\n"
+            "assert (e.dim, e.max_tokens) == (384, 256), (e.dim, e.max_tokens)\n"
+            "assert e.count_tokens('three small words') == 3\n"
+            "assert e.embed_query('how are refunds handled?').shape == (384,)\n"
+        )
+        == "[]"
+    )
 
 
 def _torch_modules_after(body: str) -> str:
