@@ -2,8 +2,8 @@
 
 No generator is called, so the answer cannot contradict the documents and cannot be talked into
 anything by them: sentences that give the model orders are never picked. Scores blend embedding
-similarity (question vs sentence) with the share of the question's content words a sentence
-holds; ties go to the better-ranked block, then the earlier sentence, so the result is deterministic.
+similarity (question vs sentence, weight 0.7) with the share of the question's content words a
+sentence holds (0.3); ties go to the better-ranked block, then the earlier sentence, so the result is deterministic.
 """
 
 from __future__ import annotations
@@ -38,6 +38,9 @@ class ExtractOptions(BaseModel):
     rank_prior: float = Field(default=0.1, ge=0.0, le=1.0)
     """Added to a sentence's relevance, divided by 1 + its passage's retrieval rank: the search
     already judged the passage as a whole, so a near tie goes to the better-ranked passage."""
+    cosine_weight: float = Field(default=0.7, ge=0.0, le=1.0)
+    """Weight of embedding similarity in a sentence's relevance; the rest is rarity-weighted word
+    overlap. 0.7 beat 0.5, 0.6, 0.8 and 1.0 on three SQuAD dev slices held apart from the benchmark's."""
     answer_type_bonus: float = Field(default=0.1, ge=0.0, le=1.0)
     """Added to a sentence's relevance when the question asks for a date, number or name
     (``when``, ``how many``, ``who`` ...) and the sentence holds one the question does not state."""
@@ -65,17 +68,22 @@ def weighted_overlap(question: set[str], sentences: Sequence[set[str]]) -> list[
     return [sum(weight[w] for w in question & s) / total for s in sentences]
 
 
-def relevance(question: str, evidence: Sequence[Evidence], similarity: EmbeddingSimilarity | None) -> list[float]:
-    """Relevance of each sentence to the question: half cosine, half rarity-weighted content-word overlap.
-
-    Without an embedder, the overlap alone.
+def relevance(
+    question: str,
+    evidence: Sequence[Evidence],
+    similarity: EmbeddingSimilarity | None,
+    cosine_weight: float = 0.7,
+) -> list[float]:
+    """Relevance of each sentence to the question: ``cosine_weight`` x cosine, the rest rarity-weighted
+    content-word overlap. The embedding hears paraphrase; the overlap keeps the rare word that names
+    the asked-about thing. Without an embedder, the overlap alone.
     """
     words = content_stems(question)
     lexical = weighted_overlap(words, [content_stems(e.text) for e in evidence])
     if similarity is None or not evidence:
         return lexical
     cosine = similarity.matrix([question], [e.text for e in evidence])[0]
-    return [0.5 * float(c) + 0.5 * w for c, w in zip(cosine, lexical, strict=True)]
+    return [cosine_weight * float(c) + (1 - cosine_weight) * w for c, w in zip(cosine, lexical, strict=True)]
 
 
 def pick_sentences(
@@ -93,7 +101,7 @@ def pick_sentences(
         score
         + options.rank_prior / (1 + rank.get(e.number, 0))
         + (options.answer_type_bonus if kind and holds_answer_type(e.text, kind, question) else 0.0)
-        for score, e in zip(relevance(question, evidence, similarity), evidence, strict=True)
+        for score, e in zip(relevance(question, evidence, similarity, options.cosine_weight), evidence, strict=True)
     ]
     order = sorted(range(len(evidence)), key=lambda i: (-round(scores[i], 6), rank.get(evidence[i].number, 0), i))
     picks: list[Pick] = []
