@@ -9,6 +9,7 @@ recall (share of ``oos_test`` left without a confident route) are measured on ``
 Rows:
 
 * ``centroid + threshold``: the orientation baseline (nearest centroid, one fitted threshold);
+* ``centroid + lexical + threshold``: the same plus the lexical route score, its weight fitted;
 * ``kNN/centroid mix``: fit chooses k, the kNN weight and the threshold (centroid prototypes);
 * ``fitted (default)``: ``SemanticStrategy.fit`` with its defaults: also tries prototypes
   learned from the route examples (cosine-softmax), keeping them when they score better on val;
@@ -58,8 +59,10 @@ def routes_from(train: list[list[str]]) -> RouteSet:
     return RouteSet.of(*(Route(name=n, examples=tuple(ex)) for n, ex in sorted(by_intent.items())))
 
 
-def score(strategy: SemanticStrategy, vectors: np.ndarray, labels: list[str]) -> tuple[float, float]:
-    decisions = strategy.decide(strategy.score_vectors(vectors))
+def score(
+    strategy: SemanticStrategy, queries: list[str], vectors: np.ndarray, labels: list[str]
+) -> tuple[float, float]:
+    decisions = strategy.decide(strategy.score(queries, vectors))
     inscope = [(d, y) for d, y in zip(decisions, labels, strict=True) if y != "oos"]
     oos = [d for d, y in zip(decisions, labels, strict=True) if y == "oos"]
     accuracy = sum(d.confident and d.route == y for d, y in inscope) / len(inscope)
@@ -133,7 +136,8 @@ def main() -> None:
           f"in {time.perf_counter() - started:.1f}s")  # fmt: skip
 
     configs: list[tuple[str, dict[str, Any]]] = [
-        ("centroid + threshold (baseline)", {"knn_weights": (0.0,), "learn": False}),
+        ("centroid + threshold (baseline)", {"knn_weights": (0.0,), "learn": False, "lexical_weights": (0.0,)}),
+        ("centroid + lexical + threshold", {"knn_weights": (0.0,), "learn": False}),
         ("kNN/centroid mix", {"learn": False}),
         ("fitted (default)", {}),
         ("fitted + per-route thresholds", {"per_route": True}),
@@ -144,18 +148,19 @@ def main() -> None:
         started = time.perf_counter()
         report = fit_semantic(
             strategy,
-            ["."] * len(fit_rows),
+            [t for t, _ in fit_rows],
             val_labels,
             query_vectors=val_vectors,
             oos_weight=args.oos_weight,
             **options,
         )
         seconds = time.perf_counter() - started
-        accuracy, recall = score(strategy, test_vectors, test_labels)
+        accuracy, recall = score(strategy, [t for t, _ in test_rows], test_vectors, test_labels)
         results[name] = {"in_scope_accuracy": accuracy, "oos_recall": recall, "fit": report.model_dump()}
         rows.append([
             name, f"{accuracy:.3f}", f"{recall:.3f}", f"{report.in_scope_accuracy:.3f}", f"{report.oos_recall:.3f}",
-            f"k={report.k} w={report.knn_weight} learned={report.learned_prototypes} thr={report.threshold:.3f}",
+            f"k={report.k} w={report.knn_weight} lex={report.lexical_weight} "
+            f"learned={report.learned_prototypes} thr={report.threshold:.3f}",
             f"{seconds:.1f}",
         ])  # fmt: skip
     print_table(

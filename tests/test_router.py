@@ -355,10 +355,52 @@ def test_packaged_routes_meet_the_zero_shot_bar_on_the_labelled_set(minilm) -> N
 
     labelled = load_labelled(Path(__file__).resolve().parent.parent / "benchmarks" / "data" / "routing_labelled.jsonl")
     report = build_router(embedder=minilm).evaluate(labelled)
-    assert report.n == 90 and report.accuracy >= 0.88, report.confusion  # was 0.756 with the 0.5 kNN mix
+    # 0.756 with the 0.5 kNN mix, 0.889 with the centroid alone; the bar is 0.90
+    assert report.n == 90 and report.accuracy >= 0.90, report.confusion
     assert report.confusion["direct"].get("none", 0) == 0  # in-scope queries no longer fall under the threshold
     routes_text = (Path(__file__).resolve().parent.parent / "ragtune" / "routing" / "default_routes.json").read_text()
     assert not [q.query for q in labelled if q.query in routes_text]  # no labelled query copied into the routes
+
+
+def test_the_lexical_score_lifts_the_dev_set_it_was_chosen_on_and_the_held_out_set(minilm) -> None:  # type: ignore[no-untyped-def]
+    from ragtune.routing import load_labelled
+
+    data = Path(__file__).resolve().parent.parent / "benchmarks" / "data"
+    for name in ("routing_dev.jsonl", "routing_labelled.jsonl"):
+        labelled = load_labelled(data / name)
+        with_words = build_router(embedder=minilm).evaluate(labelled).accuracy
+        centroid = build_router(embedder=minilm, semantic={"lexical_weight": 0.0}).evaluate(labelled).accuracy
+        assert with_words > centroid + 0.02, (name, with_words, centroid)
+
+
+def test_route_vocabulary_weighs_words_by_how_few_routes_use_them() -> None:
+    from ragtune.routing.lexical import RouteVocabulary, route_words
+
+    assert route_words("What's the SLA? Write it in our tone, 2 times.") == {
+        "what's", "the", "sla", "write", "it", "in", "our", "tone", "times"
+    }  # fmt: skip
+    texts = ["what does the guide say", "what does the contract say", "write the reply in our tone", "the end"]
+    vocabulary = RouteVocabulary(texts, [0, 0, 1, 2], routes=3)
+    scores = vocabulary.scores(["what does the policy say", "write it in our tone", "the", "", "zebra"])
+    assert scores.shape == (5, 3)
+    assert scores[0].argmax() == 0 and scores[1].argmax() == 1
+    assert scores[2, 2] < scores[0, 0]  # "the" is used by every route: a weak signal
+    assert not scores[3].any() and not scores[4].any()  # no words, or none a route uses: no lexical evidence
+
+
+def test_lexical_weight_is_validated_and_zero_leaves_the_vector_score(minilm) -> None:  # type: ignore[no-untyped-def]
+    import numpy as np
+
+    with pytest.raises(ConfigError, match="lexical_weight"):
+        SemanticStrategy(WEATHER_MUSIC, minilm, lexical_weight=-0.1)
+    plain = SemanticStrategy(WEATHER_MUSIC, minilm, lexical_weight=0.0)
+    worded = SemanticStrategy(WEATHER_MUSIC, minilm)
+    queries = ["will it rain in paris", "play jazz"]
+    vectors = minilm.embed_queries(queries)
+    assert np.allclose(plain.score(queries, vectors), plain.score_vectors(vectors))
+    lexical = worded.lexical_scores(queries)
+    assert lexical[0].argmax() == 0 and lexical[1].argmax() == 1
+    assert np.allclose(worded.score(queries, vectors), worded.score_vectors(vectors) + worded.lexical_weight * lexical)
 
 
 def test_semantic_options_mirror_the_strategy_and_pass_only_what_was_set() -> None:

@@ -32,6 +32,8 @@ class FitReport(BaseModel):
     """Per-route thresholds (only routes whose own threshold differs from the global one)."""
     knn_weight: float
     k: int
+    lexical_weight: float = 0.0
+    """Weight of the lexical route score (0 when fitting found it did not help)."""
     learned_prototypes: bool
     """Whether learned prototypes beat the plain centroids."""
     objective: float
@@ -167,6 +169,7 @@ def fit_semantic(
     learn: bool = True,
     knn_weights: Sequence[float] = (0.0, 0.25, 0.5, 0.75, 1.0),
     ks: Sequence[int] = (1, 3, 5),
+    lexical_weights: Sequence[float] = (0.0, 0.2, 0.4),
     per_route: bool = False,
     query_vectors: np.ndarray | None = None,
 ) -> FitReport:
@@ -181,6 +184,7 @@ def fit_semantic(
         learn: also try prototypes learned from the route examples, keeping them if they score better.
         knn_weights: candidate weights of the kNN similarity.
         ks: candidate numbers of nearest examples.
+        lexical_weights: candidate weights of the lexical score.
         per_route: after the global threshold, tune one threshold per route (needs enough labels per route).
         query_vectors: the queries' vectors when already computed.
 
@@ -198,31 +202,35 @@ def fit_semantic(
     if learn:
         prototype_sets[True] = learn_prototypes(examples, owner, len(strategy.names))
     knn = strategy.knn_scores(vectors, ks) if any(w > 0 for w in knn_weights) else {}
+    lexical = strategy.lexical_scores(queries) if any(w > 0 for w in lexical_weights) else None
     best: tuple[float, ...] | None = None
-    chosen: tuple[bool, float, int] = (False, strategy.knn_weight, strategy.k)
+    chosen: tuple[bool, float, int, float] = (False, strategy.knn_weight, strategy.k, strategy.lexical_weight)
     for learned, prototypes in prototype_sets.items():
         proto = vectors @ prototypes.T
         for weight in knn_weights:
             for k in ks if weight > 0 else ks[:1]:
-                scores = weight * knn[k] + (1 - weight) * proto if weight > 0 else proto
-                result = _search_threshold(scores, data, strategy.margin)
-                if best is None or result[1] > best[1] + 1e-9:
-                    best, chosen = result, (learned, weight, k)
+                similarity = weight * knn[k] + (1 - weight) * proto if weight > 0 else proto
+                for lexical_weight in lexical_weights:
+                    scores = similarity + lexical_weight * lexical if lexical is not None else similarity
+                    result = _search_threshold(scores, data, strategy.margin)
+                    if best is None or result[1] > best[1] + 1e-9:
+                        best, chosen = result, (learned, weight, k, lexical_weight)
     assert best is not None
-    learned, strategy.knn_weight, strategy.k = chosen
+    learned, strategy.knn_weight, strategy.k, strategy.lexical_weight = chosen
     strategy.prototypes = prototype_sets[learned]
     strategy.threshold, objective, accuracy, recall = best
     strategy.route_thresholds = {}
     if per_route:
-        scores = strategy.score_vectors(vectors)
+        scores = strategy.score(queries, vectors)
         per, objective, accuracy, recall = _per_route(scores, data, strategy.margin, strategy.threshold)
         strategy.route_thresholds = {
             n: float(t) for n, t in zip(strategy.names, per, strict=True) if abs(t - strategy.threshold) > 1e-9
         }
     log.info(
-        "semantic fit: knn_weight=%s k=%s learned=%s threshold=%.3f objective=%.4f",
+        "semantic fit: knn_weight=%s k=%s lexical_weight=%s learned=%s threshold=%.3f objective=%.4f",
         strategy.knn_weight,
         strategy.k,
+        strategy.lexical_weight,
         learned,
         strategy.threshold,
         objective,
@@ -231,6 +239,7 @@ def fit_semantic(
         threshold=strategy.threshold,
         thresholds=dict(strategy.route_thresholds),
         knn_weight=strategy.knn_weight,
+        lexical_weight=strategy.lexical_weight,
         k=strategy.k,
         learned_prototypes=learned,
         objective=objective,
