@@ -128,8 +128,10 @@ def main() -> None:
         return
     fit_rows = data["val"] + data["oos_val"]
     test_rows = data["test"] + data["oos_test"]
-    val_vectors = strategy.embed([t for t, _ in fit_rows])
-    test_vectors = strategy.embed([t for t, _ in test_rows])
+    val_queries = [t for t, _ in fit_rows]
+    test_queries = [t for t, _ in test_rows]
+    val_vectors = strategy.embed(val_queries)
+    test_vectors = strategy.embed(test_queries)
     val_labels = [y for _, y in fit_rows]
     test_labels = [y for _, y in test_rows]
     print(f"embedded {len(data['train'])} route examples + {len(fit_rows) + len(test_rows)} queries "
@@ -148,14 +150,14 @@ def main() -> None:
         started = time.perf_counter()
         report = fit_semantic(
             strategy,
-            [t for t, _ in fit_rows],
+            val_queries,
             val_labels,
             query_vectors=val_vectors,
             oos_weight=args.oos_weight,
             **options,
         )
         seconds = time.perf_counter() - started
-        accuracy, recall = score(strategy, [t for t, _ in test_rows], test_vectors, test_labels)
+        accuracy, recall = score(strategy, test_queries, test_vectors, test_labels)
         results[name] = {"in_scope_accuracy": accuracy, "oos_recall": recall, "fit": report.model_dump()}
         rows.append([
             name, f"{accuracy:.3f}", f"{recall:.3f}", f"{report.in_scope_accuracy:.3f}", f"{report.oos_recall:.3f}",

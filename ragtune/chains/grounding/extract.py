@@ -21,6 +21,10 @@ from ragtune.chains.grounding.text import content_stems
 from ragtune.chains.grounding.verifier import EmbeddingSimilarity
 from ragtune.chains.grounding.verify import Evidence, evidence_sentences
 
+COSINE_WEIGHT = 0.7
+"""Weight of embedding similarity in a sentence's relevance (the rest is word overlap): 0.7 beat 0.5,
+0.6, 0.8 and 1.0 on three SQuAD dev slices held apart from the benchmark's."""
+
 
 class ExtractOptions(BaseModel):
     """How many passage sentences an extractive answer quotes, and how relevant they must be."""
@@ -38,9 +42,8 @@ class ExtractOptions(BaseModel):
     rank_prior: float = Field(default=0.1, ge=0.0, le=1.0)
     """Added to a sentence's relevance, divided by 1 + its passage's retrieval rank: the search
     already judged the passage as a whole, so a near tie goes to the better-ranked passage."""
-    cosine_weight: float = Field(default=0.7, ge=0.0, le=1.0)
-    """Weight of embedding similarity in a sentence's relevance; the rest is rarity-weighted word
-    overlap. 0.7 beat 0.5, 0.6, 0.8 and 1.0 on three SQuAD dev slices held apart from the benchmark's."""
+    cosine_weight: float = Field(default=COSINE_WEIGHT, ge=0.0, le=1.0)
+    """Weight of embedding similarity in a sentence's relevance; the rest is rarity-weighted word overlap."""
     answer_type_bonus: float = Field(default=0.1, ge=0.0, le=1.0)
     """Added to a sentence's relevance when the question asks for a date, number or name
     (``when``, ``how many``, ``who`` ...) and the sentence holds one the question does not state."""
@@ -72,7 +75,7 @@ def relevance(
     question: str,
     evidence: Sequence[Evidence],
     similarity: EmbeddingSimilarity | None,
-    cosine_weight: float = 0.7,
+    cosine_weight: float = COSINE_WEIGHT,
 ) -> list[float]:
     """Relevance of each sentence to the question: ``cosine_weight`` x cosine, the rest rarity-weighted
     content-word overlap. The embedding hears paraphrase; the overlap keeps the rare word that names
@@ -137,4 +140,13 @@ def extractive_text(picks: Sequence[Pick]) -> str:
     return " ".join(with_marker(p.evidence.text, citation_marker([p.evidence.number])) for p in picks)
 
 
-__all__ = ["ExtractOptions", "Pick", "citation_marker", "extractive_text", "pick_sentences", "relevance", "with_marker"]
+__all__ = [
+    "COSINE_WEIGHT",
+    "ExtractOptions",
+    "Pick",
+    "citation_marker",
+    "extractive_text",
+    "pick_sentences",
+    "relevance",
+    "with_marker",
+]
