@@ -2,7 +2,8 @@
 
 Corpus: every paragraph of the first ``--articles`` dev articles (one chunk per paragraph, MiniLM
 vectors, the embedded index of a temporary workspace). Questions: ``--questions`` spread evenly
-over those articles. Arms (``--arms``, comma-separated):
+over those articles (``--first-article`` picks where the slice starts: the extraction weights were
+chosen on the slices starting at 4, 8 and 12, kept apart from the default slice 0). Arms (``--arms``, comma-separated):
 
 * ``default``: what ``ragtune ask`` does without options (its route, mode, k and reply length
   are read from the command's defaults, so this follows the CLI);
@@ -63,11 +64,13 @@ SQUAD = SHARED_DATA / "squad" / "dev-v1.1.json.gz"
 ARMS = ("default", "extract", "gen-off", "gen-annotate", "gen-strict", "gen")
 
 
-def load(articles: int, questions: int) -> tuple[list[Chunk], list[QAItem]]:
+def load(articles: int, questions: int, first_article: int = 0) -> tuple[list[Chunk], list[QAItem]]:
     if not SQUAD.is_file():
         raise SystemExit(f"SQuAD not found at {SQUAD}; set RAGTUNE_SHARED_DATA")
     with gzip.open(SQUAD, "rt", encoding="utf-8") as handle:
-        data = json.load(handle)["data"][:articles]
+        data = json.load(handle)["data"][first_article : first_article + articles]
+    if not data:
+        raise SystemExit(f"--first-article {first_article}: SQuAD dev has fewer articles than that")
     chunks, per_article = [], []
     for article in data:
         pool = []
@@ -227,6 +230,12 @@ def _limits(r: dict[str, Any]) -> list[Any]:
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--articles", type=int, default=4)
+    parser.add_argument(
+        "--first-article",
+        type=int,
+        default=0,
+        help="first dev article of the slice; 4, 8 and 12 give the tuning slices kept apart from the default 0",
+    )
     parser.add_argument("--questions", type=int, default=200)
     parser.add_argument("--arms", default=",".join(ARMS[:5]), help=f"comma-separated, of {', '.join(ARMS)}")
     parser.add_argument("--k", type=int, default=3, help="passages per question (arms other than default)")
@@ -235,7 +244,7 @@ def main() -> None:
     args = parser.parse_args()
     arms = [a.strip() for a in args.arms.split(",") if a.strip()]
     checked = chain_configs(arms, args.max_new_tokens, args.k)  # fails before any model loads
-    chunks, items = load(args.articles, args.questions)
+    chunks, items = load(args.articles, args.questions, args.first_article)
     texts = {c.id: c.text for c in chunks}
     results: dict[str, dict[str, Any]] = {}
     with tempfile.TemporaryDirectory() as folder, Workspace(Settings.load({"store": folder})) as ws:
@@ -248,7 +257,8 @@ def main() -> None:
 
     n = len(items)
     title = (
-        f"SQuAD v1.1 dev slice: {args.articles} articles ({len(chunks)} paragraphs), {n} questions, "
+        f"SQuAD v1.1 dev slice: {args.articles} articles from #{args.first_article} ({len(chunks)} paragraphs), "
+        f"{n} questions, "
         f"retrieval recall@3 {recall3.describe()} (bounds contains-answer at k=3); 95% bootstrap intervals"
     )
     print_table(
