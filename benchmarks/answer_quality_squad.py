@@ -1,9 +1,9 @@
 """Answer quality on a SQuAD v1.1 dev slice, per answering arm, on the local models.
 
-Corpus: every paragraph of the first ``--articles`` dev articles (one chunk per paragraph, MiniLM
-vectors, the embedded index of a temporary workspace). Questions: ``--questions`` spread evenly
-over those articles (``--first-article`` picks where the slice starts: the extraction weights were
-chosen on the slices starting at 4, 8 and 12, kept apart from the default slice 0). Arms (``--arms``, comma-separated):
+Corpus: every paragraph of ``--articles`` dev articles from ``--first-article`` on (one chunk per
+paragraph, MiniLM vectors, the embedded index of a temporary workspace). Questions: ``--questions``
+spread evenly over those articles. The extraction weights were chosen on the slices starting at 4,
+8 and 12, kept apart from the default slice starting at 0. Arms (``--arms``, comma-separated):
 
 * ``default``: what ``ragtune ask`` does without options (its route, mode, k and reply length
   are read from the command's defaults, so this follows the CLI);
@@ -68,9 +68,10 @@ def load(articles: int, questions: int, first_article: int = 0) -> tuple[list[Ch
     if not SQUAD.is_file():
         raise SystemExit(f"SQuAD not found at {SQUAD}; set RAGTUNE_SHARED_DATA")
     with gzip.open(SQUAD, "rt", encoding="utf-8") as handle:
-        data = json.load(handle)["data"][first_article : first_article + articles]
-    if not data:
-        raise SystemExit(f"--first-article {first_article}: SQuAD dev has fewer articles than that")
+        everything = json.load(handle)["data"]
+    if not 0 <= first_article < len(everything):
+        raise SystemExit(f"--first-article {first_article}: choose 0 to {len(everything) - 1} (SQuAD dev articles)")
+    data = everything[first_article : first_article + articles]
     chunks, per_article = [], []
     for article in data:
         pool = []
@@ -256,8 +257,9 @@ def main() -> None:
             results[arm] = run_arm(ws, arm, settings, config, items, texts)
 
     n = len(items)
+    articles = len({c.title for c in chunks})  # fewer than --articles when the slice runs past the last
     title = (
-        f"SQuAD v1.1 dev slice: {args.articles} articles from #{args.first_article} ({len(chunks)} paragraphs), "
+        f"SQuAD v1.1 dev slice: {articles} articles from #{args.first_article} ({len(chunks)} paragraphs), "
         f"{n} questions, "
         f"retrieval recall@3 {recall3.describe()} (bounds contains-answer at k=3); 95% bootstrap intervals"
     )
