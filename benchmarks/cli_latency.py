@@ -214,6 +214,7 @@ def main() -> None:
     if generate is not None:
         ask = ragtune("ask", QUERY, "--store", str(stores["sample"]), "--max-new-tokens", str(ASK_TOKENS))
         row("ask (local model, warm cache)", "sample", ask, 1.2, floor=generate)
+        row("ask --no-rerank", "sample", [*ask, "--no-rerank"], 1.2, floor=generate)
     print_table(
         f"CLI latency, median of {args.runs} fresh processes (x load+encode; ask: x load+generate)",
         ["command", "store", "seconds", "peak MiB", "x python", "x floor", "target", ""],

@@ -192,6 +192,8 @@ def _build(workspace: Workspace, routes: Routes, options: ChainOptions) -> RagCh
     )
     if options.labelled is not None:
         router.fit(options.labelled)
+    from ragtune.chains.grounding.likelihood import LocalQuestionLikelihood
+
     return RagChain(
         base=base,
         finetuned=finetuned,
@@ -201,6 +203,7 @@ def _build(workspace: Workspace, routes: Routes, options: ChainOptions) -> RagCh
         config=options.config,
         prices=options.prices,
         embedder=workspace.embedder,
+        likelihood=LocalQuestionLikelihood(),  # loads the packaged SmolLM2 only when passages compete
     )
 
 

@@ -28,6 +28,7 @@ from ragtune.chains.answer import NOT_FOUND, Answer, Citation
 from ragtune.chains.citations import cited_numbers, clean_citations, resolve, segments
 from ragtune.chains.context import ContextOptions, assemble
 from ragtune.chains.grounding.extract import ExtractOptions
+from ragtune.chains.grounding.likelihood import QuestionLikelihood
 from ragtune.chains.grounding.policy import Grounding, apply_grounding, is_not_found
 from ragtune.chains.grounding.verifier import EmbeddingSimilarity, EmbeddingVerifier, LexicalVerifier, Verifier
 from ragtune.chains.models import ChainModel
@@ -132,6 +133,9 @@ class RagChain(Runnable[ChainInput, Answer]):
             default verifier's and extractive mode's model.
         verifier: checks claims against the shown passages (default: :class:`EmbeddingVerifier` on
             ``embedder``, or :class:`LexicalVerifier` without one).
+        likelihood: settles near ties between passages in extractive answers (``extract`` mode and
+            the ``strict`` fallback); ``build_chain`` passes the packaged SmolLM2's
+            :class:`~ragtune.chains.grounding.likelihood.LocalQuestionLikelihood`. ``None``: not asked.
 
     Example:
         >>> chain = RagChain(base=ChainModel.of(LocalChatModel()), router=router, retriever=searcher.search)
@@ -152,6 +156,7 @@ class RagChain(Runnable[ChainInput, Answer]):
         prices: PriceTable | None = None,
         embedder: Embedder | None = None,
         verifier: Verifier | None = None,
+        likelihood: QuestionLikelihood | None = None,
     ) -> None:
         self.base = base
         self.finetuned = finetuned
@@ -172,10 +177,15 @@ class RagChain(Runnable[ChainInput, Answer]):
         self.verifier: Verifier = verifier or (
             EmbeddingVerifier(self.similarity) if self.similarity is not None else LexicalVerifier()
         )
+        self.likelihood = likelihood
         self.synthesizer: Synthesizer
         if self.config.mode == "extract":
             self.synthesizer = ExtractSynthesizer(
-                self.prompts, self.config.context, similarity=self.similarity, extract=self.config.extract
+                self.prompts,
+                self.config.context,
+                similarity=self.similarity,
+                extract=self.config.extract,
+                likelihood=likelihood,
             )
         else:
             self.synthesizer = MODES[self.config.mode](self.prompts, self.config.context)
@@ -261,6 +271,7 @@ class RagChain(Runnable[ChainInput, Answer]):
             similarity=self.similarity,
             extract=self.config.extract,
             hybrid=hybrid,
+            likelihood=self.likelihood,
         )
         if self.config.grounding != "off":
             meter.step("verify", (time.perf_counter() - started) * 1000)

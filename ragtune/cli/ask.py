@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ragtune.cli.common import EXIT_USAGE, JsonFlag, console, emit_json, fail, with_settings
+from ragtune.cli.common import EXIT_USAGE, JsonFlag, RerankFlag, console, emit_json, fail, with_settings
 from ragtune.cli.main import app
 from ragtune.config import Settings
 
@@ -164,6 +164,7 @@ def ask(
             help="Cross-encoder (Hugging Face id or local folder) that checks claims; default: the embedder.",
         ),
     ] = None,
+    rerank: RerankFlag = True,
     k: Annotated[int, typer.Option("--k", min=1, help="Chunks to retrieve.")] = 4,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="Longest reply.")] = 256,
     tenant: TenantOpt = None,
@@ -174,7 +175,7 @@ def ask(
     """Answer QUESTION: route it, retrieve where needed, and show the answer, route, sources, latency and cost."""
     from ragtune.chains.build import build_chain
     from ragtune.chains.options import ChainOptions
-    from ragtune.chains.rag_chain import ChainConfig
+    from ragtune.cli.eval_answers import chain_config
     from ragtune.retrievers.search import SearchOptions
     from ragtune.workspace import Workspace
 
@@ -185,7 +186,7 @@ def ask(
         checker = CrossEncoderVerifier(verifier)
     with Workspace(settings) as ws:
         options = ChainOptions(
-            config=ChainConfig(mode=mode.value, grounding=grounding.value),
+            config=chain_config(mode.value, grounding.value, rerank=rerank),
             search=SearchOptions(k=k, tenant=tenant),
             max_new_tokens=max_new_tokens,
         )

@@ -191,12 +191,21 @@ def emit_json(data: BaseModel | dict[str, Any] | list[Any]) -> None:
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
+RerankFlag = Annotated[
+    bool,
+    typer.Option(
+        "--rerank/--no-rerank",
+        help="Extractive answers: when passages compete, the packaged SmolLM2 picks the one the question "
+        "is likeliest after (loads it, ~1-3 s on a CPU). --no-rerank: embeddings and word overlap alone.",
+    ),
+]
 
 __all__ = [
     "EXIT_FAILED",
     "EXIT_NOTHING_INGESTED",
     "EXIT_USAGE",
     "JsonFlag",
+    "RerankFlag",
     "console",
     "emit_json",
     "fail",

@@ -7,7 +7,16 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ragtune.cli.common import EXIT_USAGE, JsonFlag, console, emit_json, fail, progress_bar, with_settings
+from ragtune.cli.common import (
+    EXIT_USAGE,
+    JsonFlag,
+    RerankFlag,
+    console,
+    emit_json,
+    fail,
+    progress_bar,
+    with_settings,
+)
 from ragtune.cli.index import eval_app
 from ragtune.config import Settings
 
@@ -31,16 +40,23 @@ _LABELS = {
 }
 
 
-def chain_config(mode: str, grounding: str | None) -> ChainConfig:
-    """The chain's settings; a mode or grounding policy the chain does not know is a usage error."""
+def chain_config(mode: str, grounding: str | None, *, rerank: bool = True) -> ChainConfig:
+    """The chain's settings; a mode or grounding policy the chain does not know is a usage error.
+
+    ``rerank=False``: extractive answers do not ask the packaged SmolLM2 to settle near ties
+    between passages (embeddings and word overlap alone; no model load).
+    """
     from pydantic import ValidationError
 
+    from ragtune.chains.grounding.extract import ExtractOptions
     from ragtune.chains.rag_chain import ChainConfig
     from ragtune.errors import ConfigError
 
     values: dict[str, Any] = {"mode": mode}
     if grounding is not None:
         values["grounding"] = grounding
+    if not rerank:
+        values["extract"] = ExtractOptions(likelihood_weight=0.0)
     try:
         return ChainConfig(**values)
     except ValidationError as exc:
@@ -104,6 +120,7 @@ def eval_answers(
         str | None, typer.Option("--grounding", help="Grounding policy: off, annotate or strict.")
     ] = None,
     routes: Annotated[Path | None, typer.Option("--routes", help="Routes JSON file (default: packaged).")] = None,
+    rerank: RerankFlag = True,
     k: Annotated[int, typer.Option("--k", min=1, help="Chunks to retrieve.")] = 4,
     max_new_tokens: Annotated[int, typer.Option("--max-new-tokens", min=1, help="Longest reply.")] = 256,
     json_out: JsonFlag = False,
@@ -121,7 +138,7 @@ def eval_answers(
 
     if route not in ROUTES:
         fail(f"unknown route {route!r}; use one of {', '.join(ROUTES)}", code=EXIT_USAGE)
-    config = chain_config(mode, grounding)
+    config = chain_config(mode, grounding, rerank=rerank)
     try:
         qa_file = load_qa(qa)
     except InputError as exc:

@@ -161,6 +161,7 @@ def chain_answerers(
     name) for the fine-tuned and hybrid routes.
     """
     from ragtune.chains import ChainModel, RagChain
+    from ragtune.chains.grounding.likelihood import LocalQuestionLikelihood
     from ragtune.retrievers.search import SearchOptions
 
     registry = workspace.registry
@@ -170,7 +171,13 @@ def chain_answerers(
     if finetuned is not None:
         tuned = ChainModel.from_registry(registry.get(finetuned), settings, max_new_tokens=max_new_tokens)
     searcher = workspace.searcher(SearchOptions(k=k))
-    chain = RagChain(base=base, finetuned=tuned, retriever=searcher.search, embedder=workspace.embedder)
+    chain = RagChain(
+        base=base,
+        finetuned=tuned,
+        retriever=searcher.search,
+        embedder=workspace.embedder,
+        likelihood=LocalQuestionLikelihood(),
+    )
 
     def route(name: str) -> AnswerFn:
         return lambda question: chain.invoke({"question": question, "route": name})

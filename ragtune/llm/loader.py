@@ -457,6 +457,11 @@ def warm(model: str | None = None) -> bool:
     return True
 
 
+def is_loaded(spec: str | None = None) -> bool:
+    """True when this process already holds ``spec``'s base model (loading it again costs nothing)."""
+    return normalize_spec(spec) in _loaded
+
+
 def clear_loaded_models() -> None:
     """Forget the models loaded in this process (the disk cache stays)."""
     with _load_lock:
@@ -476,6 +481,7 @@ __all__ = [
     "clear_loaded_models",
     "device",
     "gguf_path",
+    "is_loaded",
     "is_warm",
     "load_local_model",
     "load_local_tokenizer",

@@ -4,6 +4,9 @@ No generator is called, so the answer cannot contradict the documents and cannot
 anything by them: sentences that give the model orders are never picked. Scores blend embedding
 similarity (question vs sentence, weight 0.7) with the share of the question's content words a
 sentence holds (0.3); ties go to the better-ranked block, then the earlier sentence, so the result is deterministic.
+When passages compete (their best sentences within ``likelihood_margin``), a small language model
+settles it: a passage loses ``likelihood_weight`` per nat by which the question is less probable after
+it than after the likeliest one (see :mod:`~ragtune.chains.grounding.likelihood`).
 """
 
 from __future__ import annotations
@@ -17,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from ragtune.chains.context import ContextBlock
 from ragtune.chains.grounding.answer_type import expected_answer_type, holds_answer_type
+from ragtune.chains.grounding.likelihood import QuestionLikelihood
 from ragtune.chains.grounding.text import content_stems
 from ragtune.chains.grounding.verifier import EmbeddingSimilarity
 from ragtune.chains.grounding.verify import Evidence, evidence_sentences
@@ -24,6 +28,12 @@ from ragtune.chains.grounding.verify import Evidence, evidence_sentences
 COSINE_WEIGHT = 0.7
 """Weight of embedding similarity in a sentence's relevance (the rest is word overlap): 0.7 beat 0.5,
 0.6, 0.8 and 1.0 on three SQuAD dev slices held apart from the benchmark's."""
+
+
+LIKELIHOOD_WEIGHT = 0.5
+"""Relevance lost per nat of question likelihood behind the likeliest competing passage: 0.5 was
+best or tied among 0.2, 0.3, 0.4 and 0.5 on three SQuAD dev slices held apart from the benchmark's
+(citation precision 0.85 -> 0.91, 0.89 -> 0.92, 0.91 -> 0.94)."""
 
 
 class ExtractOptions(BaseModel):
@@ -47,6 +57,14 @@ class ExtractOptions(BaseModel):
     answer_type_bonus: float = Field(default=0.1, ge=0.0, le=1.0)
     """Added to a sentence's relevance when the question asks for a date, number or name
     (``when``, ``how many``, ``who`` ...) and the sentence holds one the question does not state."""
+    likelihood_weight: float = Field(default=LIKELIHOOD_WEIGHT, ge=0.0, le=5.0)
+    """Relevance a competing passage's sentences lose per nat by which the question is less probable
+    after it than after the likeliest competitor (0: no language model is asked)."""
+    likelihood_margin: float = Field(default=0.2, ge=0.0, le=1.0)
+    """Passages compete when their best sentence is within this relevance of the best one; with one
+    contender the language model is not asked (about half of SQuAD's questions)."""
+    likelihood_passages: int = Field(default=4, ge=2, le=10)
+    """Most competing passages scored by the language model (the best-scored first)."""
 
 
 @dataclass(frozen=True)
@@ -89,13 +107,49 @@ def relevance(
     return [cosine_weight * float(c) + (1 - cosine_weight) * w for c, w in zip(cosine, lexical, strict=True)]
 
 
+def settle_by_likelihood(
+    question: str,
+    blocks: Sequence[ContextBlock],
+    evidence: Sequence[Evidence],
+    scores: list[float],
+    likelihood: QuestionLikelihood,
+    options: ExtractOptions,
+) -> list[float]:
+    """``scores`` with each competing passage's sentences lowered by its question-likelihood deficit.
+
+    Only passages whose best sentence is within ``likelihood_margin`` of the best compete; the
+    likeliest keeps its scores, the others lose ``likelihood_weight`` per nat behind it.
+    """
+    best: dict[int, float] = {}
+    for score, e in zip(scores, evidence, strict=True):
+        best[e.number] = max(best.get(e.number, score), score)
+    if len(best) < 2:
+        return scores
+    top = max(best.values())
+    rank = {b.number: b.rank for b in blocks}
+    ordered = sorted(best, key=lambda n: (-best[n], rank.get(n, 0), n))
+    contenders = [n for n in ordered if best[n] >= top - options.likelihood_margin][: options.likelihood_passages]
+    if len(contenders) < 2:
+        return scores
+    text = {b.number: b.text for b in blocks}
+    found = likelihood.score(question, [text[n] for n in contenders])
+    if found is None:
+        return scores
+    deficit = {n: max(found) - value for n, value in zip(contenders, found, strict=True)}
+    return [s - options.likelihood_weight * deficit.get(e.number, 0.0) for s, e in zip(scores, evidence, strict=True)]
+
+
 def pick_sentences(
     question: str,
     blocks: Sequence[ContextBlock],
     similarity: EmbeddingSimilarity | None = None,
     options: ExtractOptions | None = None,
+    likelihood: QuestionLikelihood | None = None,
 ) -> list[Pick]:
-    """The best sentences for ``question`` (best first); empty when none is relevant enough."""
+    """The best sentences for ``question`` (best first); empty when none is relevant enough.
+
+    ``likelihood`` (with ``options.likelihood_weight`` > 0) settles near ties between passages.
+    """
     options = options or ExtractOptions()
     evidence = evidence_sentences(blocks)
     rank = {b.number: b.rank for b in blocks}
@@ -106,6 +160,8 @@ def pick_sentences(
         + (options.answer_type_bonus if kind and holds_answer_type(e.text, kind, question) else 0.0)
         for score, e in zip(relevance(question, evidence, similarity, options.cosine_weight), evidence, strict=True)
     ]
+    if likelihood is not None and options.likelihood_weight > 0:
+        scores = settle_by_likelihood(question, blocks, evidence, scores, likelihood, options)
     order = sorted(range(len(evidence)), key=lambda i: (-round(scores[i], 6), rank.get(evidence[i].number, 0), i))
     picks: list[Pick] = []
     used = 0
@@ -142,11 +198,13 @@ def extractive_text(picks: Sequence[Pick]) -> str:
 
 __all__ = [
     "COSINE_WEIGHT",
+    "LIKELIHOOD_WEIGHT",
     "ExtractOptions",
     "Pick",
     "citation_marker",
     "extractive_text",
     "pick_sentences",
     "relevance",
+    "settle_by_likelihood",
     "with_marker",
 ]

@@ -29,6 +29,7 @@ from ragtune.chains.grounding.extract import (
     pick_sentences,
     with_marker,
 )
+from ragtune.chains.grounding.likelihood import QuestionLikelihood
 from ragtune.chains.grounding.verifier import EmbeddingSimilarity, Verifier
 from ragtune.chains.grounding.verify import Draft, evidence_sentences, split_claims, verify_claims
 
@@ -70,8 +71,9 @@ def _render(text: str, drafts: Sequence[Draft], claims: Sequence[Claim], strict:
 
 
 def _extracted(question: str, shown: Sequence[ContextBlock], similarity: EmbeddingSimilarity | None,
-               options: ExtractOptions | None) -> tuple[str, list[Claim]]:  # fmt: skip
-    picks = pick_sentences(question, shown, similarity, options)
+               options: ExtractOptions | None,
+               likelihood: QuestionLikelihood | None) -> tuple[str, list[Claim]]:  # fmt: skip
+    picks = pick_sentences(question, shown, similarity, options, likelihood)
     text = extractive_text(picks)
     claims, cursor = [], 0
     for pick in picks:
@@ -103,6 +105,7 @@ def apply_grounding(
     similarity: EmbeddingSimilarity | None = None,
     extract: ExtractOptions | None = None,
     hybrid: bool = False,
+    likelihood: QuestionLikelihood | None = None,
 ) -> Answer:
     """``answer`` verified against the ``shown`` blocks, with ``policy`` applied (see module docs).
 
@@ -123,7 +126,7 @@ def apply_grounding(
         claims = [c.model_copy(update={"origin": "extract"}) for c in claims]
     text, claims = _render(answer.text, drafts, claims, strict=policy == "strict") if drafts else (answer.text, [])
     if policy == "strict" and not any(c.verdict == "supported" for c in claims):
-        quoted, extra = _extracted(answer.question, shown, similarity, extract)
+        quoted, extra = _extracted(answer.question, shown, similarity, extract, likelihood)
         text = quoted or NOT_FOUND
         claims = [*claims, *extra]
     visible = [c for c in claims if not c.removed]
