@@ -166,6 +166,24 @@ def test_ask_human_output_lists_claims_with_file_names(store: str) -> None:
     assert code == 0 and "+ quoted [" in err and "api.md: The API allows 120 requests" in err
 
 
+def test_no_rerank_answers_without_asking_smollm2(store: str) -> None:
+    """The demo's refund question re-ranks (its best sentences come from two passages); --no-rerank does not."""
+    from ragtune.chains.grounding.likelihood import _numpy_model
+
+    question = "Can I get a refund on an annual Team plan?"
+    asked = _numpy_model.cache_info()
+    code, out, _ = run("ask", question, "--store", store, "--json", "--no-rerank")
+    data = json.loads(out)
+    assert code == 0 and "refunded in full within 30 days" in data["answer"]
+    assert data["citations"][0]["source"].endswith("pricing.md")
+    after = _numpy_model.cache_info()
+    assert after.hits + after.misses == asked.hits + asked.misses  # the scorer was never reached
+    code, out, _ = run("ask", question, "--store", store, "--json")
+    assert code == 0 and json.loads(out)["answer"] == data["answer"]
+    again = _numpy_model.cache_info()
+    assert again.hits + again.misses > after.hits + after.misses  # the default asks SmolLM2
+
+
 def test_ask_rejects_a_bad_verifier_by_name(store: str) -> None:
     code, _, err = run("ask", "refunds?", "--store", store, "--verifier", "/nonexistent/nli-model", "--route", "rag")
     assert code == 2 and "Cannot load the verifier cross-encoder '/nonexistent/nli-model'" in err

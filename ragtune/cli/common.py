@@ -196,7 +196,7 @@ RerankFlag = Annotated[
     typer.Option(
         "--rerank/--no-rerank",
         help="Extractive answers: when passages compete, the packaged SmolLM2 picks the one the question "
-        "is likeliest after (loads it, ~1-3 s on a CPU). --no-rerank: embeddings and word overlap alone.",
+        "is likeliest after (about 1 s more on 2 CPU cores). --no-rerank: embeddings and word overlap alone.",
     ),
 ]
 
