@@ -87,6 +87,7 @@ class LocalQuestionLikelihood:
         self.model = model
         self.max_passage_tokens = max_passage_tokens
         self._lock = threading.Lock()
+        self._resolved: NumpyLlama | _TransformersScorer | None = None
         self._failed: str | None = None
 
     def _scorer(self) -> NumpyLlama | _TransformersScorer:
@@ -102,16 +103,16 @@ class LocalQuestionLikelihood:
         return _TransformersScorer(*loader.load_local_model(model=self.model))
 
     def _ready(self) -> NumpyLlama | _TransformersScorer | None:
-        if self._failed is not None:
-            return None
-        try:
-            return self._scorer()
-        except ModelError as error:
+        """The scorer, chosen once: later questions read no cache manifest and look up no package."""
+        if self._resolved is None and self._failed is None:
             with self._lock:
-                if self._failed is None:
-                    self._failed = str(error)
-                    log.warning("Passages are not re-ranked by question likelihood: %s", error)
-            return None
+                if self._resolved is None and self._failed is None:
+                    try:
+                        self._resolved = self._scorer()
+                    except ModelError as error:
+                        self._failed = str(error)
+                        log.warning("Passages are not re-ranked by question likelihood: %s", error)
+        return self._resolved
 
     def score(self, question: str, passages: Sequence[str]) -> list[float] | None:
         if not passages:
