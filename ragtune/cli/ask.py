@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ragtune.cli.common import EXIT_USAGE, JsonFlag, RerankFlag, console, emit_json, fail, with_settings
+from ragtune.cli.common import EXIT_USAGE, JsonFlag, RerankFlag, chain_config, console, emit_json, fail, with_settings
 from ragtune.cli.main import app
 from ragtune.config import Settings
 
@@ -175,7 +175,6 @@ def ask(
     """Answer QUESTION: route it, retrieve where needed, and show the answer, route, sources, latency and cost."""
     from ragtune.chains.build import build_chain
     from ragtune.chains.options import ChainOptions
-    from ragtune.cli.eval_answers import chain_config
     from ragtune.retrievers.search import SearchOptions
     from ragtune.workspace import Workspace
 

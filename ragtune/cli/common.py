@@ -21,12 +21,15 @@ import sys
 import typing
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import click
 import typer
 from pydantic import BaseModel
 from rich.console import Console
+
+if TYPE_CHECKING:
+    from ragtune.chains.rag_chain import ChainConfig
 
 from ragtune.config import Backend, Settings
 from ragtune.errors import RagtuneError
@@ -200,12 +203,38 @@ RerankFlag = Annotated[
     ),
 ]
 
+
+def chain_config(mode: str, grounding: str | None, *, rerank: bool = True) -> ChainConfig:
+    """The chain's settings; a mode or grounding policy the chain does not know is a usage error.
+
+    ``rerank=False``: extractive answers do not ask the packaged SmolLM2 to settle near ties
+    between passages (embeddings and word overlap alone; no model load).
+    """
+    from pydantic import ValidationError
+
+    from ragtune.chains.grounding.extract import ExtractOptions
+    from ragtune.chains.rag_chain import ChainConfig
+    from ragtune.errors import ConfigError
+
+    values: dict[str, Any] = {"mode": mode}
+    if grounding is not None:
+        values["grounding"] = grounding
+    if not rerank:
+        values["extract"] = ExtractOptions(likelihood_weight=0.0)
+    try:
+        return ChainConfig(**values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+        raise ConfigError(f"The chain rejects {values}: {problems}.") from exc
+
+
 __all__ = [
     "EXIT_FAILED",
     "EXIT_NOTHING_INGESTED",
     "EXIT_USAGE",
     "JsonFlag",
     "RerankFlag",
+    "chain_config",
     "console",
     "emit_json",
     "fail",

@@ -11,6 +11,7 @@ from ragtune.cli.common import (
     EXIT_USAGE,
     JsonFlag,
     RerankFlag,
+    chain_config,
     console,
     emit_json,
     fail,
@@ -21,7 +22,6 @@ from ragtune.cli.index import eval_app
 from ragtune.config import Settings
 
 if TYPE_CHECKING:
-    from ragtune.chains.rag_chain import ChainConfig
     from ragtune.evaluation.answer_eval import AnswerEvalReport
 
 ROUTES = ("auto", "rag", "finetuned", "hybrid", "direct")
@@ -38,30 +38,6 @@ _LABELS = {
     "latency_ms": "latency (ms)",
     "cost_usd": "cost (USD)",
 }
-
-
-def chain_config(mode: str, grounding: str | None, *, rerank: bool = True) -> ChainConfig:
-    """The chain's settings; a mode or grounding policy the chain does not know is a usage error.
-
-    ``rerank=False``: extractive answers do not ask the packaged SmolLM2 to settle near ties
-    between passages (embeddings and word overlap alone; no model load).
-    """
-    from pydantic import ValidationError
-
-    from ragtune.chains.grounding.extract import ExtractOptions
-    from ragtune.chains.rag_chain import ChainConfig
-    from ragtune.errors import ConfigError
-
-    values: dict[str, Any] = {"mode": mode}
-    if grounding is not None:
-        values["grounding"] = grounding
-    if not rerank:
-        values["extract"] = ExtractOptions(likelihood_weight=0.0)
-    try:
-        return ChainConfig(**values)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
-        raise ConfigError(f"The chain rejects {values}: {problems}.") from exc
 
 
 def _fmt(name: str, value: float | None) -> str:
