@@ -5,11 +5,13 @@ also from the builtin it stands for, so ``except ValueError`` keeps working::
 
     RagtuneError
     ├── ConfigError(ValueError)          bad settings or arguments
+    │   └── FilterSyntaxError            a filter string that does not parse (``.position``)
     ├── InputError(ValueError)           a file or record that cannot be used
     │   └── LoaderError                  a source could not be loaded
     ├── IndexBackendError(RuntimeError)  the index backend failed
     │   ├── TransientIndexError          worth retrying
     │   └── BatchWriteError              some objects of a batch were not written
+    ├── StoreNotFoundError(FileNotFoundError)  a read of a store that was never created
     ├── EmbeddingError(RuntimeError)     the embedding model failed
     ├── ModelError(RuntimeError)         a chat model or fine-tuning API failed
     │   └── RetryableModelError          429, 5xx, timeouts
@@ -48,6 +50,19 @@ class RagtuneError(Exception):
 
 class ConfigError(RagtuneError, ValueError):
     """Settings, arguments or files describing configuration are invalid."""
+
+
+class FilterSyntaxError(ConfigError):
+    """A filter string that does not parse; ``position`` is the 1-based column of the problem."""
+
+    def __init__(self, message: str, *, text: str, position: int) -> None:
+        super().__init__(message)
+        self.text = text
+        self.position = position
+
+
+class StoreNotFoundError(RagtuneError, FileNotFoundError):
+    """A command that only reads was pointed at a store that does not exist (nothing is created)."""
 
 
 class InputError(RagtuneError, ValueError):
@@ -102,12 +117,14 @@ __all__ = [
     "BatchWriteError",
     "ConfigError",
     "EmbeddingError",
+    "FilterSyntaxError",
     "IndexBackendError",
     "InputError",
     "LoaderError",
     "ModelError",
     "RagtuneError",
     "RetryableModelError",
+    "StoreNotFoundError",
     "ToolError",
     "TransientIndexError",
 ]
