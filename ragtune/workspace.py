@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Any
 from ragtune.config import Settings
 from ragtune.embeddings.base import Embedder
 from ragtune.embeddings.cache import CachedEmbedder, EmbeddingCache
-from ragtune.errors import ConfigError
+from ragtune.errors import ConfigError, StoreNotFoundError
 from ragtune.index.base import Index
 from ragtune.retrievers.search import Searcher, SearchOptions
 
@@ -54,6 +54,41 @@ class Workspace:
     @classmethod
     def open(cls, settings: Settings | None = None, **overrides: Any) -> Workspace:
         return cls(settings or Settings.load(overrides))
+
+    @classmethod
+    def open_existing(cls, settings: Settings) -> Workspace:
+        """A workspace for reading: refuses a store that was never created, and creates nothing.
+
+        Raises:
+            StoreNotFoundError: the embedded store has no record yet; the message says how to create it.
+        """
+        workspace = cls(settings)
+        workspace.require_existing()
+        return workspace
+
+    def exists(self) -> bool:
+        """Whether the store was created: its record (or an index written before records) is there.
+
+        A Weaviate store lives on the server, so it counts as existing (the server answers for it).
+        """
+        from ragtune.config import Backend
+
+        if self.settings.backend is not Backend.EMBEDDED:
+            return True
+        from ragtune.index.embedded.store import DB_FILE
+
+        return (self.store / MANIFEST_NAME).is_file() or (self.store / DB_FILE).is_file()
+
+    def require_existing(self) -> None:
+        """Raise :class:`StoreNotFoundError` unless :meth:`exists`; never creates anything."""
+        if self.exists():
+            return
+        state = "does not exist" if not self.store.exists() else f"holds no ragtune store (no {MANIFEST_NAME})"
+        msg = (
+            f"Store {self.store} {state}. Create it with `ragtune ingest PATHS --store {self.store}`, "
+            "or pass the folder you ingested into with --store (or RAGTUNE_STORE)."
+        )
+        raise StoreNotFoundError(msg, path=str(self.store))
 
     @cached_property
     def embedder(self) -> Embedder:

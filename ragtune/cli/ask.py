@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ragtune.cli.common import EXIT_USAGE, JsonFlag, RerankFlag, chain_config, console, emit_json, fail, with_settings
+from ragtune.cli.common import EXIT_USAGE, JsonFlag, RerankFlag, chain_config, emit_json, fail, out, with_settings
 from ragtune.cli.main import app
 from ragtune.config import Settings
 
@@ -84,7 +84,7 @@ def _show_claims(answer: Answer) -> None:
     if not answer.claims:
         return
     share = "" if answer.supported_share is None else f" ({answer.supported_share:.0%} of the shown claims supported)"
-    console.print(f"[bold]claims[/] (grounding: {answer.grounding}){share}:", highlight=False)
+    out.print(f"[bold]claims[/] (grounding: {answer.grounding}){share}:", highlight=False)
     for claim in answer.claims:
         names = ", ".join(Path(s).name for s in _sources(claim.citations, answer))
         if claim.verdict == "supported":
@@ -95,39 +95,39 @@ def _show_claims(answer: Answer) -> None:
             line = f"  - {state}: {claim.text} ({claim.reason})"
         if claim.corrected:
             line += f" [model cited {list(claim.corrected)}: corrected]"
-        console.print(line, highlight=False, markup=False)
+        out.print(line, highlight=False, markup=False)
 
 
 def _show_answer(answer: Answer, streamed: bool) -> None:
     from ragtune.chains.answer import NOT_FROM_DOCUMENTS
 
     if not streamed:
-        console.print(answer.text, highlight=False)
+        out.print(answer.text, highlight=False)
     else:
-        console.print()
+        out.print()
     decision = answer.decision
     why = f" ({decision.reason})" if decision and decision.reason else ""
-    console.print(f"\n[bold]route:[/] {answer.route}{why}", highlight=False)
+    out.print(f"\n[bold]route:[/] {answer.route}{why}", highlight=False)
     if answer.unsourced:
-        console.print(f"[bold]sources:[/] none. {NOT_FROM_DOCUMENTS}", highlight=False)
+        out.print(f"[bold]sources:[/] none. {NOT_FROM_DOCUMENTS}", highlight=False)
     elif answer.citations:
-        console.print("[bold]sources:[/]")
+        out.print("[bold]sources:[/]")
     elif answer.context:
-        console.print("[bold]context shown to the model[/] (none cited):")
+        out.print("[bold]context shown to the model[/] (none cited):")
     for citation in answer.citations or answer.context:
         page = f" p.{citation.page}" if citation.page is not None else ""
-        console.print(
+        out.print(
             f"  [{citation.number}] {citation.source}{page}  ({citation.chunk_id})", highlight=False, markup=False
         )
     if answer.invalid_citations:
-        console.print(f"[yellow]removed invalid citations:[/] {answer.invalid_citations}")
+        out.print(f"[yellow]removed invalid citations:[/] {answer.invalid_citations}")
     if answer.uncited:
-        console.print(f"[yellow]uncited sentences:[/] {len(answer.uncited)} of {len(answer.segments)}")
+        out.print(f"[yellow]uncited sentences:[/] {len(answer.uncited)} of {len(answer.segments)}")
     _show_claims(answer)
     usage = answer.usage
     cost = "unknown" if usage.cost_usd is None else f"${usage.cost_usd:.6f}"
     total = usage.latency_ms.get("total", 0.0)
-    console.print(
+    out.print(
         f"[dim]{usage.input_tokens} tokens in, {usage.output_tokens} out; {total / 1000:.2f}s; cost {cost}[/]",
         highlight=False,
     )
@@ -183,7 +183,7 @@ def ask(
         from ragtune.chains.grounding import CrossEncoderVerifier
 
         checker = CrossEncoderVerifier(verifier)
-    with Workspace(settings) as ws:
+    with Workspace.open_existing(settings) as ws:
         options = ChainOptions(
             config=chain_config(mode.value, grounding.value, rerank=rerank),
             search=SearchOptions(k=k, tenant=tenant),
@@ -202,7 +202,7 @@ def ask(
         for piece in chain.stream(value):
             if isinstance(piece, str):
                 if streamed:
-                    console.print(piece, end="", highlight=False, markup=False)
+                    out.print(piece, end="", highlight=False, markup=False)
             else:
                 result = piece
     assert result is not None
@@ -237,7 +237,7 @@ def route_cmd(
 
     semantic = SemanticOptions(threshold=threshold) if threshold is not None else None
     route_set = as_route_set(routes)  # a bad routes file fails before any model loads
-    with Workspace(settings) as ws:
+    with Workspace.open_existing(settings) as ws:
         if eval_file is not None:  # scores the routes file itself, whatever models the store has
             router = build_router(route_set, embedder=ws.embedder, semantic=semantic)
         else:
@@ -252,21 +252,21 @@ def route_cmd(
         if json_out:
             emit_json(report)
             return
-        console.print(f"accuracy {report.accuracy:.3f} on {report.n} queries", highlight=False)
+        out.print(f"accuracy {report.accuracy:.3f} on {report.n} queries", highlight=False)
         labels = sorted({*report.confusion, *(p for row in report.confusion.values() for p in row)})
-        console.print("true \\ predicted  " + "  ".join(f"{p:>9}" for p in labels), highlight=False)
+        out.print("true \\ predicted  " + "  ".join(f"{p:>9}" for p in labels), highlight=False)
         for truth in labels:
             row = report.confusion.get(truth, {})
-            console.print(f"{truth:>17}  " + "  ".join(f"{row.get(p, 0):>9}" for p in labels), highlight=False)
+            out.print(f"{truth:>17}  " + "  ".join(f"{row.get(p, 0):>9}" for p in labels), highlight=False)
         return
     if json_out:
         emit_json(decision)
         return
     flag = "" if decision.confident else " [yellow](not confident)[/]"
-    console.print(f"[bold]{decision.route}[/] confidence {decision.confidence:.3f}{flag}")
-    console.print(decision.reason, highlight=False)
+    out.print(f"[bold]{decision.route}[/] confidence {decision.confidence:.3f}{flag}")
+    out.print(decision.reason, highlight=False)
     for name, score in sorted(decision.scores.items(), key=lambda kv: -kv[1]):
-        console.print(f"  {name:>10} {score:.3f}", highlight=False)
+        out.print(f"  {name:>10} {score:.3f}", highlight=False)
 
 
 __all__ = ["answer_json", "ask", "route_cmd"]

@@ -23,21 +23,31 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
-import click
 import typer
 from pydantic import BaseModel
 from rich.console import Console
 
 if TYPE_CHECKING:
+    from rich.console import Group
+    from rich.table import Table
+
     from ragtune.chains.rag_chain import ChainConfig
 
+from ragtune.cli.group import PARSER_ERRORS
 from ragtune.config import Backend, Settings
 from ragtune.errors import RagtuneError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console(stderr=True)
-"""Human-readable output and progress go to stderr; stdout is for --json."""
+console = Console(stderr=True, soft_wrap=True)
+"""Talk: progress, logs, warnings and errors go to stderr."""
+
+out = Console(soft_wrap=True, emoji=False, highlight=False)
+"""Results: answers, hits, tables and reports go to stdout (JSON with --json, else text).
+
+Off a terminal (a pipe or a file) rich writes no colour codes; ``soft_wrap`` keeps long lines whole,
+and :func:`show_table` writes tables as tab-separated text instead of box-drawing.
+"""
 
 EXIT_FAILED = 1
 EXIT_USAGE = 2
@@ -141,10 +151,10 @@ def with_settings(func: F | None = None, *, backend_flag: str = "--backend") -> 
             fail(str(exc), code=code, kind=type(exc).__name__)
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
-        except click.ClickException as exc:  # e.g. typer.BadParameter raised by a command
+        except PARSER_ERRORS as exc:  # e.g. typer.BadParameter raised by a command
             if not _json_errors.get():
                 raise
-            fail(exc.format_message(), code=exc.exit_code, kind=type(exc).__name__)
+            fail(exc.format_message(), code=exc.exit_code, kind=type(exc).__name__)  # type: ignore[attr-defined]
         except Exception as exc:
             if not _json_errors.get():
                 raise
@@ -193,6 +203,32 @@ def emit_json(data: BaseModel | dict[str, Any] | list[Any]) -> None:
     sys.stdout.flush()
 
 
+def show_table(table: Table | Group) -> None:
+    """A rich table (or a group of them) on stdout: boxed on a terminal, tab-separated text to a pipe or file."""
+    if out.is_terminal:
+        out.print(table)
+        return
+    from rich.console import Group
+    from rich.table import Table
+    from rich.text import Text
+
+    if isinstance(table, Group):
+        for part in table.renderables:
+            show_table(part) if isinstance(part, Table | Group) else out.print(part)
+        return
+
+    def plain(cell: object) -> str:
+        text = cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain
+        return " ".join(text.split())
+
+    if table.title:
+        out.print(plain(table.title), markup=False)
+    columns = table.columns
+    out.print("\t".join(plain(c.header) for c in columns), markup=False)
+    for row in zip(*(c.cells for c in columns), strict=True):
+        out.print("\t".join(plain(cell) for cell in row), markup=False)
+
+
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]
 RerankFlag = Annotated[
     bool,
@@ -238,6 +274,8 @@ __all__ = [
     "console",
     "emit_json",
     "fail",
+    "out",
+    "show_table",
     "with_settings",
 ]
 

@@ -7,7 +7,8 @@ from typing import Annotated
 
 import typer
 
-from ragtune.cli.common import JsonFlag, console, emit_json, progress_bar, with_settings
+from ragtune.cli.common import JsonFlag, emit_json, progress_bar, with_settings
+from ragtune.cli.common import out as stdout
 from ragtune.cli.main import app
 from ragtune.config import Settings
 
@@ -54,14 +55,14 @@ def compare(
         emit_json(results)
         return
     if results.recommendation is not None:
-        console.print(results.recommendation.summary, highlight=False)
-    console.print("(answer quality: mean [95% bootstrap interval])", highlight=False)
+        stdout.print(results.recommendation.summary, highlight=False)
+    stdout.print("(answer quality: mean [95% bootstrap interval])", highlight=False)
     for name, result in results.approaches.items():
         quality = result.quality
         f1 = quality.intervals["token_f1"].describe() if "token_f1" in quality.intervals else f"{quality.token_f1:.2f}"
         correct = quality.intervals.get("correct")
         correct_text = correct.describe("{:.0%}") if correct is not None else f"{quality.correct:.0%}"
-        console.print(
+        stdout.print(
             f"{name:>9}: F1 {f1}, correct {correct_text}, "
             f"p50 {result.latency.p50_ms:.0f} ms"
             + (
@@ -71,4 +72,4 @@ def compare(
             ),
             highlight=False,
         )
-    console.print(f"Report: {paths['report.html']} (and report.md, results.json)", highlight=False)
+    stdout.print(f"Report: {paths['report.html']} (and report.md, results.json)", highlight=False)

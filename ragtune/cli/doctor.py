@@ -6,7 +6,7 @@ from typing import Annotated
 
 import typer
 
-from ragtune.cli.common import JsonFlag, console, emit_json, fail, with_settings
+from ragtune.cli.common import JsonFlag, emit_json, fail, out, with_settings
 from ragtune.cli.main import app
 from ragtune.config import Backend, Settings
 
@@ -20,9 +20,15 @@ LockTimeoutOpt = Annotated[
 
 
 def require_store(settings: Settings) -> None:
-    """Refuse a folder that holds no embedded ragtune store instead of creating an empty one there."""
-    from ragtune.index.embedded.store import DB_FILE
+    """Refuse a folder that holds no embedded ragtune store instead of creating an empty one there.
 
+    A folder that does not exist at all is :class:`~ragtune.errors.StoreNotFoundError` (exit 1).
+    """
+    from ragtune.index.embedded.store import DB_FILE
+    from ragtune.workspace import Workspace
+
+    if not settings.store.exists():
+        Workspace(settings).require_existing()
     if settings.backend is Backend.EMBEDDED and not (settings.store / DB_FILE).is_file():
         fail(
             f"{settings.store} is not a ragtune store (no {DB_FILE}); pass the folder you ingested into with --store",
@@ -71,15 +77,15 @@ def _print(result: object, repaired_run: bool, found: dict[str, int]) -> None:
     from ragtune.ingest.doctor import DoctorReport
 
     assert isinstance(result, DoctorReport)
-    console.print(f"{result.documents} documents, {result.chunks} chunks")
+    out.print(f"{result.documents} documents, {result.chunks} chunks")
     if repaired_run and found:
-        console.print("found: " + ", ".join(f"{k} {v}" for k, v in found.items()), highlight=False)
-        console.print("repaired: " + (", ".join(f"{k} {v}" for k, v in result.repaired.items()) or "nothing"))
+        out.print("found: " + ", ".join(f"{k} {v}" for k, v in found.items()), highlight=False)
+        out.print("repaired: " + (", ".join(f"{k} {v}" for k, v in result.repaired.items()) or "nothing"))
     for kind, count in result.problems.items():
-        console.print(f"[yellow]{kind}[/]: {count}", highlight=False)
+        out.print(f"[yellow]{kind}[/]: {count}", highlight=False)
     for example in result.examples:
-        console.print("  " + ", ".join(f"{k}={v}" for k, v in example.items()), highlight=False)
+        out.print("  " + ", ".join(f"{k}={v}" for k, v in example.items()), highlight=False)
     if result.ok:
-        console.print("[green]ok[/]: the index matches its document records")
+        out.print("[green]ok[/]: the index matches its document records")
     elif not repaired_run:
-        console.print("run `ragtune doctor --repair` to fix")
+        out.print("run `ragtune doctor --repair` to fix")

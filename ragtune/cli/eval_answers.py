@@ -16,6 +16,7 @@ from ragtune.cli.common import (
     emit_json,
     fail,
     progress_bar,
+    show_table,
     with_settings,
 )
 from ragtune.cli.index import eval_app
@@ -78,8 +79,8 @@ def _show(report: AnswerEvalReport) -> None:
             "yes" if q.abstained else "no",
             _fmt("latency_ms", q.latency_ms),
         )
-    console.print(rows)
-    console.print(table)
+    show_table(rows)
+    show_table(table)
 
 
 @eval_app.command("answers")

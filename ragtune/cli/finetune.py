@@ -8,7 +8,8 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from ragtune.cli.common import JsonFlag, console, emit_json, fail, progress_bar, with_settings
+from ragtune.cli.common import JsonFlag, console, emit_json, fail, progress_bar, show_table, with_settings
+from ragtune.cli.common import out as stdout
 from ragtune.cli.main import app
 from ragtune.config import Backend, Settings
 
@@ -79,20 +80,20 @@ def prepare(
     if json_out:
         emit_json(report)
         return
-    console.print(
+    stdout.print(
         f"read {report.read}: kept {report.kept} (train {report.train}, validation {report.val}), "
         f"rejected {report.rejected}; {report.fixes.total} formatting fixes",
         highlight=False,
     )
     for code, count in report.rejected_by_code.items():
-        console.print(f"  [yellow]{code}[/]: {count}", highlight=False)
+        stdout.print(f"  [yellow]{code}[/]: {count}", highlight=False)
     tokens = report.tokens
-    console.print(
+    stdout.print(
         f"tokens: {tokens.train} per epoch (train), {tokens.total} total, max {tokens.max_example} per example "
         f"(limit {tokens.limit}); est. cost {tokens.epochs} epochs on {report.model}: ${report.estimated_cost_usd:.4f}",
         highlight=False,
     )
-    console.print(f"wrote {out}/train.jsonl, val.jsonl, rejects.jsonl, report.json", highlight=False)
+    stdout.print(f"wrote {out}/train.jsonl, val.jsonl, rejects.jsonl, report.json", highlight=False)
 
 
 # -- train -------------------------------------------------------------------------------------------
@@ -154,7 +155,7 @@ def train(
         emit_json({"status": job.status().model_dump(mode="json"), "model": entry.model_dump(mode="json")})
         return
     metrics = ", ".join(f"{k} {v:.4g}" for k, v in entry.metrics.items())
-    console.print(f"registered [bold]{entry.name}[/] ({entry.provider}:{entry.model_id}) {metrics}", highlight=False)
+    stdout.print(f"registered [bold]{entry.name}[/] ({entry.provider}:{entry.model_id}) {metrics}", highlight=False)
 
 
 def _trainer_kind(trainer: str | None, legacy: str | None) -> str:
@@ -211,14 +212,14 @@ def status(
             emit_json(manifest)
         else:
             metrics = ", ".join(f"{k} {v:.4g}" for k, v in manifest.get("metrics", {}).items())
-            console.print(f"local adapter {job_id}: succeeded; {metrics}", highlight=False)
+            stdout.print(f"local adapter {job_id}: succeeded; {metrics}", highlight=False)
         return
     job = _attach(job_id, settings, poll_interval=poll_interval)
     if wait:
         with progress_bar("finetune") as bar:
             entry = job.wait(progress=_with_loss(bar))
         if not json_out:
-            console.print(f"registered [bold]{entry.name}[/] ({entry.model_id})", highlight=False)
+            stdout.print(f"registered [bold]{entry.name}[/] ({entry.model_id})", highlight=False)
     _print_status(job.status(), json_out)
 
 
@@ -259,7 +260,7 @@ def _print_status(status: Any, json_out: bool) -> None:
         line += f" -> {status.model_id}"
     if status.error:
         line += f"; error: {status.error}"
-    console.print(line, highlight=False)
+    stdout.print(line, highlight=False)
 
 
 # -- eval --------------------------------------------------------------------------------------------
@@ -314,7 +315,7 @@ def eval_model(
     if json_out:
         emit_json(report)
     else:
-        console.print(report.table())
+        show_table(report.table())
 
 
 # -- diff / generate --------------------------------------------------------------------------------
@@ -350,7 +351,7 @@ def diff(
     if json_out:
         emit_json(result)
         return
-    console.print(
+    stdout.print(
         f"{model}: {len(result.changed)} changed, {len(result.removed)} removed, {len(result.new)} new documents; "
         f"drop {result.drop} examples ({result.drop_path}), add {result.add} ({result.add_path})",
         highlight=False,
@@ -381,7 +382,7 @@ def generate(
     if json_out:
         emit_json({"pairs": count, "out": str(out), "generator": generator})
     else:
-        console.print(f"wrote {count} question-answer pairs to {out}", highlight=False)
+        stdout.print(f"wrote {count} question-answer pairs to {out}", highlight=False)
 
 
 def _generator(kind: str, registry: Any, settings: Settings) -> Any:

@@ -3,16 +3,18 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
 from ragtune.cli.common import (
     EXIT_NOTHING_INGESTED,
+    EXIT_USAGE,
     JsonFlag,
     console,
     emit_json,
     fail,
+    out,
     progress_bar,
     with_settings,
 )
@@ -20,6 +22,9 @@ from ragtune.cli.main import app
 from ragtune.config import Settings
 from ragtune.index.base import DEFAULT_ALPHA
 from ragtune.schema import Fusion, Hit, SearchMode
+
+if TYPE_CHECKING:
+    from ragtune.ingest.report import IngestReport
 
 eval_app = typer.Typer(help="Evaluate retrieval and answers.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")
@@ -64,20 +69,23 @@ def ingest(
         include=include or [],
         exclude=exclude or [],
     )
-    with Workspace(settings) as ws, progress_bar("ingest") as bar:
-        result = sync_paths(
-            ws,
-            paths,
-            tenant=tenant,
-            load_options=options,
-            progress=bar,
-            delete_missing=not no_delete,
-            lock_timeout=lock_timeout,
-        )
+    workspace = Workspace(settings)
+    result = None if workspace.exists() else _all_missing(paths)
+    if result is None:  # some path exists (or is a URL): ingest; else a new store is not even created
+        with workspace as ws, progress_bar("ingest") as bar:
+            result = sync_paths(
+                ws,
+                paths,
+                tenant=tenant,
+                load_options=options,
+                progress=bar,
+                delete_missing=not no_delete,
+                lock_timeout=lock_timeout,
+            )
     if json_out:
         emit_json(result)
     else:
-        console.print(
+        out.print(
             f"added {result.added}, updated {result.updated}, unchanged {result.unchanged}, deleted {result.deleted} "
             f"documents ({result.chunks_added} chunks written, {result.chunks_deleted} deleted, "
             f"{result.chunks_embedded} embedded) in {result.seconds:.1f}s"
@@ -88,6 +96,17 @@ def ingest(
         if not json_out:
             console.print("[bold red]error:[/] nothing could be ingested")
         raise typer.Exit(EXIT_NOTHING_INGESTED)
+
+
+def _all_missing(paths: list[str]) -> IngestReport | None:
+    """The report of an ingest whose every path is a missing local file or folder, else ``None``."""
+    from ragtune.ingest.report import IngestError, IngestReport
+    from ragtune.loaders.url import is_url
+
+    if any(is_url(p) or Path(p).expanduser().exists() for p in paths):
+        return None
+    reason = "no such file or folder; check the path (nothing was ingested and no store was created)"
+    return IngestReport(errors=[IngestError(path=str(Path(p).expanduser().absolute()), reason=reason) for p in paths])
 
 
 def hit_row(hit: Hit) -> dict[str, object]:
@@ -126,11 +145,15 @@ def search(
     settings: Settings,
 ) -> None:
     """Search the index and print the top K hits."""
+    from ragtune.errors import FilterSyntaxError
     from ragtune.filters import combine, parse_filter
     from ragtune.workspace import Workspace
 
-    filters = combine([parse_filter(f) for f in filter_ or []])
-    with Workspace(settings) as ws:
+    try:
+        filters = combine([parse_filter(f) for f in filter_ or []])
+    except FilterSyntaxError as exc:  # a usage error; its JSON type stays ConfigError, as before
+        fail(str(exc), code=EXIT_USAGE, kind="ConfigError")
+    with Workspace.open_existing(settings) as ws:
         hits = ws.searcher().search(
             query, mode=mode, alpha=alpha, fusion=fusion, k=k, filters=filters, tenant=tenant, min_score=min_score
         )
@@ -139,13 +162,13 @@ def search(
         emit_json(rows)
         return
     if not rows:
-        console.print("no hits")
+        out.print("no hits")
     for h in hits:
         where = h.source + (f" p.{h.chunk.page}" if h.chunk.page else "")
         distance = f", distance {h.distance:.3f}" if h.distance is not None else ""
-        console.print(f"[bold]{h.rank + 1}.[/] {where} (score {h.score:.3f}{distance})", highlight=False)
+        out.print(f"[bold]{h.rank + 1}.[/] {where} (score {h.score:.3f}{distance})", highlight=False)
         snippet = " ".join(h.text.split())
-        console.print(f"   {snippet[:300]}", highlight=False)
+        out.print(f"   {snippet[:300]}", highlight=False, markup=False)
 
 
 @app.command()
@@ -159,16 +182,16 @@ def status(
     """Show how many documents and chunks the index holds (per tenant where there are tenants)."""
     from ragtune.workspace import Workspace
 
-    with Workspace(settings) as ws:
+    with Workspace.open_existing(settings) as ws:
         stats = ws.index.stats(tenant=tenant)
     data = {"documents": stats.documents, "chunks": stats.chunks, "tenants": stats.tenants}
     data.update({"backend": settings.backend.value, "store": str(settings.store)})
     if json_out:
         emit_json(data)
         return
-    console.print(f"{stats.documents} documents, {stats.chunks} chunks ({settings.backend.value}, {settings.store})")
+    out.print(f"{stats.documents} documents, {stats.chunks} chunks ({settings.backend.value}, {settings.store})")
     for name, counts in stats.tenants.items():
-        console.print(f"  tenant {name}: {counts.get('documents', 0)} documents, {counts.get('chunks', 0)} chunks")
+        out.print(f"  tenant {name}: {counts.get('documents', 0)} documents, {counts.get('chunks', 0)} chunks")
 
 
 @eval_app.command("retrieval")
@@ -193,7 +216,7 @@ def eval_retrieval(
         if not path.is_file():
             fail(f"{path} not found", code=2)
     query_map, qrel_map = load_queries(queries), load_qrels(qrels)
-    with Workspace(settings) as ws, progress_bar("eval") as bar:
+    with Workspace.open_existing(settings) as ws, progress_bar("eval") as bar:
         searcher = ws.searcher()
         vectors: dict[str, Any] = {}
         if mode is not SearchMode.BM25:  # one batched model call instead of one per query
@@ -210,7 +233,7 @@ def eval_retrieval(
     if json_out:
         emit_json(metrics)
         return
-    console.print(
+    out.print(
         f"nDCG@10 {metrics.ndcg_at_10:.4f}  recall@10 {metrics.recall_at_10:.4f}  "
         f"recall@100 {metrics.recall_at_100:.4f}  MRR@10 {metrics.mrr_at_10:.4f}  (n={metrics.n}, {mode.value})"
     )

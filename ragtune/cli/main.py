@@ -11,7 +11,10 @@ import os
 
 import typer
 
+from ragtune.cli.group import RagtuneGroup
+
 app = typer.Typer(
+    cls=RagtuneGroup,
     name="ragtune",
     help="Build, compare and combine RAG and fine-tuning.",
     no_args_is_help=True,

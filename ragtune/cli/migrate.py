@@ -7,6 +7,7 @@ from typing import Annotated
 import typer
 
 from ragtune.cli.common import JsonFlag, console, emit_json, fail, with_settings
+from ragtune.cli.common import out as stdout
 from ragtune.cli.doctor import EXIT_PROBLEMS, LockTimeoutOpt, require_store
 from ragtune.cli.main import app
 from ragtune.config import Backend, Settings
@@ -66,7 +67,7 @@ def migrate(
         flags = _flags(target_settings)
         emit_json({**report.model_dump(), "verified": verified.model_dump(), "ok": ok, "flags": flags})
     else:
-        console.print(
+        stdout.print(
             f"copied {report.copied_documents} documents ({report.copied_chunks} chunks) in {report.tenants} "
             f"tenants, skipped {report.skipped_documents} already there, in {report.seconds:.1f}s "
             f"({report.chunks_per_second:.0f} chunks/s)",
@@ -75,8 +76,8 @@ def migrate(
         for error in report.errors:
             console.print(f"[yellow]not copied[/] {error}", highlight=False)
         state = "[green]ok[/]" if verified.ok else f"[red]problems[/] {verified.problems}"
-        console.print(f"check of the copy: {verified.documents} documents, {verified.chunks} chunks, {state}")
-        console.print(f"from now on use: {_flags(target_settings)}", highlight=False)
+        stdout.print(f"check of the copy: {verified.documents} documents, {verified.chunks} chunks, {state}")
+        stdout.print(f"from now on use: {_flags(target_settings)}", highlight=False)
     if not ok:
         if not json_out:
             fail("the copy is incomplete; see above, then run migrate again", code=EXIT_PROBLEMS)

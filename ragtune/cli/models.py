@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ragtune.cli.common import EXIT_USAGE, JsonFlag, console, emit_json, fail, with_settings
+from ragtune.cli.common import EXIT_USAGE, JsonFlag, emit_json, fail, out, show_table, with_settings
 from ragtune.cli.finetune import _open_existing_index
 from ragtune.cli.main import app
 from ragtune.config import Settings
@@ -25,7 +25,10 @@ def list_models(json_out: JsonFlag = False, *, settings: Settings) -> None:
     from ragtune.routing.freshness import stale_documents
     from ragtune.workspace import Workspace
 
-    entries = Workspace(settings).registry.list()
+    workspace = Workspace(settings)
+    if not workspace.registry_path.is_file():  # models added to a store not yet ingested still list
+        workspace.require_existing()
+    entries = workspace.registry.list()
     index = _open_existing_index(settings)
     rows = []
     for entry in entries:
@@ -50,7 +53,7 @@ def list_models(json_out: JsonFlag = False, *, settings: Settings) -> None:
         else:
             freshness = "[green]fresh[/]" if row["snapshot"] else "-"
         table.add_row(row["name"], row["provider"], row["model_id"], row["base"] or "-", metrics or "-", freshness)
-    console.print(table)
+    show_table(table)
 
 
 @models_app.command("add")
@@ -103,7 +106,7 @@ def add_model(
     if json_out:
         emit_json(entry.model_dump(mode="json"))
         return
-    console.print(f"Registered [bold]{name}[/] ({provider}:{stored_id}) in {registry.path}", highlight=False)
+    out.print(f"Registered [bold]{name}[/] ({provider}:{stored_id}) in {registry.path}", highlight=False)
 
 
 def _local_model_id(model_id: str) -> str:
@@ -148,4 +151,4 @@ def warm_model(json_out: JsonFlag = False, *, settings: Settings) -> None:
         emit_json(result)
         return
     state = "built" if result["built"] else "already warm" if entry.provider == "local" else "nothing to warm"
-    console.print(f"{entry.model_id}: {state} ({result['seconds']} s)", highlight=False)
+    out.print(f"{entry.model_id}: {state} ({result['seconds']} s)", highlight=False)
