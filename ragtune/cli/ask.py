@@ -14,6 +14,7 @@ from ragtune.config import Settings
 
 if TYPE_CHECKING:
     from ragtune.chains.answer import Answer, Claim
+    from ragtune.workspace import Workspace
 
 
 class RouteChoice(str, Enum):
@@ -102,7 +103,7 @@ def _show_answer(answer: Answer, streamed: bool) -> None:
     from ragtune.chains.answer import NOT_FROM_DOCUMENTS
 
     if not streamed:
-        out.print(answer.text, highlight=False)
+        out.print(answer.text, highlight=False, markup=False)
     else:
         out.print()
     decision = answer.decision
@@ -176,14 +177,13 @@ def ask(
     from ragtune.chains.build import build_chain
     from ragtune.chains.options import ChainOptions
     from ragtune.retrievers.search import SearchOptions
-    from ragtune.workspace import Workspace
 
     checker = None
     if verifier is not None:  # a model that cannot load fails before the chat model loads
         from ragtune.chains.grounding import CrossEncoderVerifier
 
         checker = CrossEncoderVerifier(verifier)
-    with Workspace.open_existing(settings) as ws:
+    with _answering_workspace(settings) as ws:
         options = ChainOptions(
             config=chain_config(mode.value, grounding.value, rerank=rerank),
             search=SearchOptions(k=k, tenant=tenant),
@@ -237,9 +237,10 @@ def route_cmd(
 
     semantic = SemanticOptions(threshold=threshold) if threshold is not None else None
     route_set = as_route_set(routes)  # a bad routes file fails before any model loads
-    with Workspace.open_existing(settings) as ws:
+    workspace = Workspace(settings) if eval_file is not None else _answering_workspace(settings)
+    with workspace as ws:
         if eval_file is not None:  # scores the routes file itself, whatever models the store has
-            router = build_router(route_set, embedder=ws.embedder, semantic=semantic)
+            router = build_router(route_set, embedder=_routes_embedder(ws), semantic=semantic)
         else:
             router = build_workspace_router(ws, route_set, semantic=semantic, search=SearchOptions(tenant=tenant))
             decision = router.route(query or "")
@@ -267,6 +268,29 @@ def route_cmd(
     out.print(decision.reason, highlight=False)
     for name, score in sorted(decision.scores.items(), key=lambda kv: -kv[1]):
         out.print(f"  {name:>10} {score:.3f}", highlight=False)
+
+
+def _answering_workspace(settings: Settings) -> Workspace:
+    """The store ``ask`` and ``route`` read; a store folder that does not exist is refused, not created.
+
+    A folder that exists but holds no index yet still answers: the direct and fine-tuned routes
+    need none (a store with only registered models is one).
+    """
+    from ragtune.workspace import Workspace
+
+    workspace = Workspace(settings)
+    if not workspace.exists() and not workspace.store.exists():
+        workspace.require_existing()
+    return workspace
+
+
+def _routes_embedder(ws: Workspace) -> Any:
+    """The store's checked embedder; without a store, the configured one (nothing is created)."""
+    if ws.exists():
+        return ws.embedder
+    from ragtune.embeddings.factory import make_embedder
+
+    return make_embedder(ws.settings)
 
 
 __all__ = ["answer_json", "ask", "route_cmd"]

@@ -221,12 +221,12 @@ def show_table(table: Table | Group) -> None:
         text = cell.plain if isinstance(cell, Text) else Text.from_markup(str(cell)).plain
         return " ".join(text.split())
 
-    if table.title:
-        out.print(plain(table.title), markup=False)
     columns = table.columns
-    out.print("\t".join(plain(c.header) for c in columns), markup=False)
-    for row in zip(*(c.cells for c in columns), strict=True):
-        out.print("\t".join(plain(cell) for cell in row), markup=False)
+    lines = [plain(table.title)] if table.title else []
+    lines.append("\t".join(plain(c.header) for c in columns))
+    lines.extend("\t".join(plain(cell) for cell in row) for row in zip(*(c.cells for c in columns), strict=True))
+    out.file.write("".join(f"{line}\n" for line in lines))  # rich would expand the tabs
+    out.file.flush()
 
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="Print one JSON document on stdout.")]

@@ -155,7 +155,7 @@ def train(
         emit_json({"status": job.status().model_dump(mode="json"), "model": entry.model_dump(mode="json")})
         return
     metrics = ", ".join(f"{k} {v:.4g}" for k, v in entry.metrics.items())
-    stdout.print(f"registered [bold]{entry.name}[/] ({entry.provider}:{entry.model_id}) {metrics}", highlight=False)
+    console.print(f"registered [bold]{entry.name}[/] ({entry.provider}:{entry.model_id}) {metrics}", highlight=False)
 
 
 def _trainer_kind(trainer: str | None, legacy: str | None) -> str:
@@ -219,7 +219,7 @@ def status(
         with progress_bar("finetune") as bar:
             entry = job.wait(progress=_with_loss(bar))
         if not json_out:
-            stdout.print(f"registered [bold]{entry.name}[/] ({entry.model_id})", highlight=False)
+            console.print(f"registered [bold]{entry.name}[/] ({entry.model_id})", highlight=False)
     _print_status(job.status(), json_out)
 
 

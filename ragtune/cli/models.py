@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ragtune.cli.common import EXIT_USAGE, JsonFlag, emit_json, fail, out, show_table, with_settings
+from ragtune.cli.common import EXIT_USAGE, JsonFlag, console, emit_json, fail, out, show_table, with_settings
 from ragtune.cli.finetune import _open_existing_index
 from ragtune.cli.main import app
 from ragtune.config import Settings
@@ -106,7 +106,7 @@ def add_model(
     if json_out:
         emit_json(entry.model_dump(mode="json"))
         return
-    out.print(f"Registered [bold]{name}[/] ({provider}:{stored_id}) in {registry.path}", highlight=False)
+    console.print(f"Registered [bold]{name}[/] ({provider}:{stored_id}) in {registry.path}", highlight=False)
 
 
 def _local_model_id(model_id: str) -> str:
