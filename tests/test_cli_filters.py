@@ -105,3 +105,20 @@ def test_search_with_a_good_filter_still_filters(store: str, sample_corpus: Path
     result = runner.invoke(app, ["search", "errors", "--filter", f"source='{source}'", "--store", store, "--json"])
     hits = json.loads(result.stdout)
     assert result.exit_code == 0 and hits and {h["source"] for h in hits} == {source}
+
+
+def test_the_agent_tools_use_the_same_parser(store: str) -> None:
+    """The search tool (LangChain, LlamaIndex and MCP wrap it) refuses ``page>>2`` with the same position."""
+    from ragtune.agents.toolkit import RagtuneToolkit
+    from ragtune.config import Settings
+    from ragtune.errors import ToolError
+    from ragtune.workspace import Workspace
+
+    with Workspace(Settings(store=Path(store))) as workspace:
+        try:
+            result = RagtuneToolkit(workspace).search("refund", filters=["page>>2"])
+        except ToolError as exc:  # the tool layer may raise or return its error form
+            message = str(exc)
+        else:
+            message = str(result.content)
+    assert "position 6" in message and "page>>2" in message

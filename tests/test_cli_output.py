@@ -19,7 +19,6 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from ragtune.cli import group
 from ragtune.cli.main import app
 
 runner = CliRunner()
@@ -135,6 +134,8 @@ def test_help_in_a_wide_terminal_has_boxes_and_in_a_narrow_one_plain_text() -> N
 def test_rich_help_fits_from_its_minimum_width(monkeypatch: pytest.MonkeyPatch) -> None:
     """At RICH_HELP_MIN_WIDTH columns no command's help boxes cut a word to '…' (the constant stays true)."""
     import typer.rich_utils
+
+    from ragtune.cli import group
 
     monkeypatch.setattr(group, "rich_help_fits", lambda stream=None: True)
     monkeypatch.setattr(typer.rich_utils, "MAX_WIDTH", group.RICH_HELP_MIN_WIDTH)

@@ -10,7 +10,6 @@ from typer.testing import CliRunner
 
 from ragtune.cli.main import app
 from ragtune.config import Settings
-from ragtune.errors import StoreNotFoundError
 from ragtune.workspace import Workspace
 
 runner = CliRunner()
@@ -93,6 +92,8 @@ def test_an_ingest_with_one_real_path_still_creates_the_store(tmp_path: Path, sa
 
 
 def test_open_existing_in_python(tmp_path: Path) -> None:
+    from ragtune.errors import StoreNotFoundError
+
     settings = Settings(store=tmp_path / "missing")
     with pytest.raises(StoreNotFoundError, match="ragtune ingest"):
         Workspace.open_existing(settings)
