@@ -214,7 +214,10 @@ def show_table(table: Table | Group) -> None:
 
     if isinstance(table, Group):
         for part in table.renderables:
-            show_table(part) if isinstance(part, Table | Group) else out.print(part)
+            if isinstance(part, Table | Group):
+                show_table(part)
+            else:
+                out.print(part)
         return
 
     def plain(cell: object) -> str:
