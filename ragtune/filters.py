@@ -164,6 +164,11 @@ def parse_filter(text: str) -> FilterExpr:
         if symbol in stripped:
             field, value = stripped.split(symbol, 1)
             if field.strip() and re.fullmatch(r"[\w.\-]+", field.strip()):
+                rest = value.lstrip()
+                if rest[:1] in ("<", ">", "=", "!"):  # page>>2 is a typo, not page > ">2"
+                    at = len(stripped) - len(rest) + 1
+                    msg = f"Cannot parse filter {text!r}: unexpected {rest[0]!r} at position {at} after {symbol!r}."
+                    raise ConfigError(msg)
                 return Comparison(field=field.strip(), op=op, value=_coerce(value))
     msg = (
         f"Cannot parse filter {text!r}. Use field=value, field!=value, field<value, "
