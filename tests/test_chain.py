@@ -139,7 +139,8 @@ def test_build_chain_uses_the_registry_and_its_snapshot(tmp_path: Path, sample_c
 
         stale = chain.invoke("Explain refunds of annual Team subscriptions in our tone")
         assert stale.route == "rag" and "stale" in stale.decision.reason  # type: ignore[union-attr]
-        assert stale.model == "smollm2-135m-instruct" and stale.context[0].source.endswith("pricing.md")
+        # build_chain defaults to ragtune ask's: the packaged model under strict grounding quotes (no generator)
+        assert stale.model is None and stale.mode == "extract" and stale.context[0].source.endswith("pricing.md")
         assert openai_server.chat.requests == []  # the stale fine-tuned model was not asked
 
         openai_server.chat.reply("Hello from the tuned model!")

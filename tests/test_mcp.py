@@ -63,7 +63,7 @@ def _check_tool_list(tools: dict[str, Any]) -> None:
     assert tools["ingest"].annotations.read_only_hint is False
 
 
-async def test_tools_then_bad_calls_never_stop_the_server(store: Path, tmp_path: Path) -> None:
+async def test_tools_then_bad_calls_never_stop_the_server(store: Path, tmp_path: Path, capfd: Any) -> None:
     async with Client(_server(store, tmp_path), read_timeout_seconds=120) as client:
         _check_tool_list({t.name: t for t in (await client.list_tools()).tools})
 
@@ -83,14 +83,19 @@ async def test_tools_then_bad_calls_never_stop_the_server(store: Path, tmp_path:
             ("ask", {"question": "hi", "route": "sideways"}, "route: Input should be"),
             ("no_such_tool", {}, "Unknown tool 'no_such_tool'"),
             ("ask_finetuned", {"question": "What is brine pie?"}, "No fine-tuned model is registered"),
+            ("search_knowledge_base", {"query": "x" * 1_000_000}, "query: String should have at most 4000 characters"),
+            ("search_knowledge_base", {"query": "x", "filters": ["page>>2"]}, "unexpected '>' at position 6"),
+            ("ingest", {"path": "/" + "d" * 100_000}, "path: String should have at most 4096 characters"),
         ]
         for name, arguments, expected in bad_calls:
             result = await client.call_tool(name, arguments)
-            assert result.is_error is True, (name, arguments)
-            assert expected in _text(result), _text(result)
+            assert result.is_error is True, (name, str(arguments)[:80])
+            assert expected in _text(result) and len(_text(result)) < 1_000, _text(result)[:300]
 
         still_alive = await client.call_tool("search_knowledge_base", {"query": "wettest month", "k": 1})
         assert still_alive.is_error is False and "November" in _text(still_alive)
+    logged = capfd.readouterr().err  # the server's stderr: bad input is no traceback, and no echoed input
+    assert "Traceback" not in logged and "d" * 1_000 not in logged and "x" * 1_000 not in logged
 
 
 async def test_ingest_within_root_only(store: Path, tmp_path: Path) -> None:

@@ -16,6 +16,7 @@ from ragtune._lazy import lazy_getattr
 _LAZY = {
     "RagtuneToolkit": "ragtune.agents.toolkit",
     "ToolOutput": "ragtune.agents.toolkit",
+    "ToolFailure": "ragtune.agents.toolkit",
     "SearchInput": "ragtune.agents.toolkit",
     "AskInput": "ragtune.agents.toolkit",
     "AskFinetunedInput": "ragtune.agents.toolkit",

@@ -4,9 +4,13 @@ Built the way ``langchain_core.tools.create_retriever_tool`` builds its tool:
 a pydantic args schema, a sync ``func`` and a native async ``coroutine``, and
 ``response_format="content_and_artifact"`` so the model reads text while the
 caller keeps the hits, the ``Answer`` or the ingest report in
-``ToolMessage.artifact``. A :class:`~ragtune.errors.ToolError` becomes a
-``ToolException`` that the tool hands back to the model as its result
-(``handle_tool_error``); every other error propagates.
+``ToolMessage.artifact``.
+
+Errors never raise out of a tool. Called with a tool call (as agents call it), every failure
+(arguments that do not fit the schema or its limits, a refusal, a broken index) is a
+``ToolMessage`` with ``status="error"``, the reason as its content and a
+:class:`~ragtune.agents.toolkit.ToolFailure` as its artifact. Called with plain arguments, a
+failure returns its message, as LangChain's ``handle_tool_error`` does.
 
 Example:
     >>> from langchain.agents import create_agent
@@ -17,10 +21,13 @@ Example:
 
 from __future__ import annotations
 
-from collections.abc import Awaitable, Callable, Sequence
+import contextvars
+from collections.abc import Sequence
+from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from langchain_core.documents import Document as LCDocument
+from langchain_core.messages import ToolMessage
 from langchain_core.tools import StructuredTool, ToolException
 
 from ragtune.agents.toolkit import (
@@ -32,10 +39,10 @@ from ragtune.agents.toolkit import (
     SEARCH_TOOL,
     TOOL_METHODS,
     RagtuneToolkit,
+    ToolFailure,
     ToolkitOptions,
     ToolOutput,
 )
-from ragtune.errors import ToolError
 from ragtune.retrievers.langchain import hit_to_langchain
 from ragtune.schema import Hit
 
@@ -68,26 +75,63 @@ def _artifact(output: ToolOutput) -> Any:
     return output.artifact
 
 
-def _sync(run: Callable[..., ToolOutput]) -> Callable[..., tuple[str, Any]]:
-    def func(**kwargs: Any) -> tuple[str, Any]:
-        try:
-            output = run(**kwargs)
-        except ToolError as exc:
-            raise ToolException(exc.message) from exc
+@dataclass
+class _Call:
+    """The tool call being run: its id (``None`` for plain arguments) and the failure it met."""
+
+    tool: str
+    tool_call_id: str | None
+    failures: list[ToolFailure] = field(default_factory=list)
+
+
+_CALL: contextvars.ContextVar[_Call | None] = contextvars.ContextVar("ragtune_tool_call", default=None)
+
+
+def _reply(output: ToolOutput) -> tuple[Any, Any]:
+    """``(content, artifact)``; an error is an error ``ToolMessage`` (tool calls) or a ``ToolException``."""
+    if not output.is_error:
         return output.content, _artifact(output)
+    call = _CALL.get()
+    if call is None or call.tool_call_id is None:
+        if call is not None:
+            call.failures.append(output.artifact)
+        raise ToolException(output.content)
+    message = ToolMessage(
+        output.content, artifact=output.artifact, tool_call_id=call.tool_call_id, name=call.tool, status="error"
+    )
+    return message, None  # LangChain passes a ToolMessage through as the tool's output
 
-    return func
+
+def _with_failure(output: Any, call: _Call) -> Any:
+    """An error ``ToolMessage`` LangChain made itself (bad arguments) gets its :class:`ToolFailure` artifact."""
+    if isinstance(output, ToolMessage) and output.status == "error" and output.artifact is None:
+        failure = call.failures[-1] if call.failures else None
+        if failure is None:
+            failure = ToolFailure(tool=call.tool, kind="invalid_arguments", message=str(output.content))
+        return output.model_copy(update={"artifact": failure})
+    return output
 
 
-def _async(run: Callable[..., Awaitable[ToolOutput]]) -> Callable[..., Awaitable[tuple[str, Any]]]:
-    async def coroutine(**kwargs: Any) -> tuple[str, Any]:
+class RagtuneTool(StructuredTool):
+    """A ``StructuredTool`` whose errors are ``ToolMessage``s with ``status="error"`` and an artifact."""
+
+    def run(self, tool_input: str | dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        call = _Call(self.name, kwargs.get("tool_call_id"))
+        token = _CALL.set(call)
         try:
-            output = await run(**kwargs)
-        except ToolError as exc:
-            raise ToolException(exc.message) from exc
-        return output.content, _artifact(output)
+            output = super().run(tool_input, *args, **kwargs)
+        finally:
+            _CALL.reset(token)
+        return _with_failure(output, call)
 
-    return coroutine
+    async def arun(self, tool_input: str | dict[str, Any], *args: Any, **kwargs: Any) -> Any:
+        call = _Call(self.name, kwargs.get("tool_call_id"))
+        token = _CALL.set(call)
+        try:
+            output = await super().arun(tool_input, *args, **kwargs)
+        finally:
+            _CALL.reset(token)
+        return _with_failure(output, call)
 
 
 def as_tool(
@@ -96,7 +140,7 @@ def as_tool(
     *,
     name: str | None = None,
     description: str | None = None,
-) -> StructuredTool:
+) -> RagtuneTool:
     """One ragtune tool as a LangChain ``StructuredTool``.
 
     Args:
@@ -114,10 +158,18 @@ def as_tool(
     Raises:
         KeyError: ``tool`` is not one of the four names.
     """
-    method = TOOL_METHODS[tool]
-    return StructuredTool.from_function(
-        func=_sync(getattr(toolkit, method)),
-        coroutine=_async(getattr(toolkit, "a" + method)),
+    if tool not in TOOL_METHODS:
+        raise KeyError(tool)
+
+    def func(**kwargs: Any) -> tuple[Any, Any]:
+        return _reply(toolkit.run(tool, kwargs))
+
+    async def coroutine(**kwargs: Any) -> tuple[Any, Any]:
+        return _reply(await toolkit.arun(tool, kwargs))
+
+    made = RagtuneTool.from_function(
+        func=func,
+        coroutine=coroutine,
         name=name or tool,
         description=description or DESCRIPTIONS[tool],
         args_schema=INPUT_SCHEMAS[tool],
@@ -125,6 +177,8 @@ def as_tool(
         handle_tool_error=True,
         handle_validation_error=_handle_validation_error,
     )
+    assert isinstance(made, RagtuneTool)  # from_function builds cls(...)
+    return made
 
 
 def create_search_tool(
@@ -225,6 +279,7 @@ def documents_from_artifact(artifact: Any) -> list[LCDocument]:
 __all__ = [
     "ALL_TOOLS",
     "DEFAULT_SYSTEM_PROMPT",
+    "RagtuneTool",
     "as_tool",
     "create_ask_finetuned_tool",
     "create_ask_tool",

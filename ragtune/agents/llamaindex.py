@@ -3,10 +3,10 @@
 The function tools run the same :class:`~ragtune.agents.toolkit.RagtuneToolkit`
 code as the LangChain tools and the MCP server. Their ``ToolOutput`` carries the
 text the model reads in ``content`` and the artifact (hits, ``Answer``,
-``IngestReport``) in ``raw_output``. A :class:`~ragtune.errors.ToolError` comes
-back as an output with ``is_error=True`` for the model to read; other errors
-raise from ``tool.call`` (note that LlamaIndex's agent workflow itself turns
-any exception raised by a tool into an error output for the model).
+``IngestReport``) in ``raw_output``. Nothing raises out of ``tool.call``/``tool.acall``:
+missing or unknown arguments, inputs over a limit, refusals and failures underneath all
+come back as an output with ``is_error=True``, the reason in ``content`` and a
+:class:`~ragtune.agents.toolkit.ToolFailure` in ``raw_output``.
 
 Example:
     >>> llm = ChatModelLLM(model=ChatOpenAI(model="gpt-4o-mini"))
@@ -32,7 +32,6 @@ from ragtune.agents.toolkit import (
     ToolkitOptions,
     ToolOutput,
 )
-from ragtune.errors import ToolError
 from ragtune.retrievers.llamaindex import RagtuneLlamaRetriever
 
 if TYPE_CHECKING:
@@ -50,29 +49,39 @@ QUERY_DESCRIPTION = (
 
 @dataclass
 class _Call:
-    """What a tool function returns to its callback: the arguments, and the output or the model-facing error."""
+    """What a tool function returns to its callback: the arguments and the toolkit's output."""
 
     kwargs: dict[str, Any]
-    output: ToolOutput | None = None
-    error: str | None = None
+    output: ToolOutput
 
 
-def _runner(run: Callable[..., ToolOutput]) -> Callable[..., _Call]:
-    def fn(**kwargs: Any) -> _Call:
-        try:
-            return _Call(kwargs, output=run(**kwargs))
-        except ToolError as exc:
-            return _Call(kwargs, error=exc.message)
+def _arguments(tool: str, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any] | ToolOutput:
+    """Positional arguments named in the schema's field order; too many is an error output."""
+    if not args:
+        return kwargs
+    fields = list(INPUT_SCHEMAS[tool].model_fields)
+    if len(args) > len(fields):
+        message = f"Invalid arguments ({len(args)} positional arguments; {tool} takes {', '.join(fields)})."
+        return ToolOutput.failure(tool, "invalid_arguments", message)
+    return {**dict(zip(fields, args, strict=False)), **kwargs}
+
+
+def _runner(toolkit: RagtuneToolkit, tool: str) -> Callable[..., _Call]:
+    def fn(*args: Any, **kwargs: Any) -> _Call:
+        arguments = _arguments(tool, args, kwargs)
+        if isinstance(arguments, ToolOutput):
+            return _Call(kwargs, arguments)
+        return _Call(kwargs, toolkit.run(tool, arguments))
 
     return fn
 
 
-def _async_runner(run: Callable[..., Awaitable[ToolOutput]]) -> Callable[..., Awaitable[_Call]]:
-    async def fn(**kwargs: Any) -> _Call:
-        try:
-            return _Call(kwargs, output=await run(**kwargs))
-        except ToolError as exc:
-            return _Call(kwargs, error=exc.message)
+def _async_runner(toolkit: RagtuneToolkit, tool: str) -> Callable[..., Awaitable[_Call]]:
+    async def fn(*args: Any, **kwargs: Any) -> _Call:
+        arguments = _arguments(tool, args, kwargs)
+        if isinstance(arguments, ToolOutput):
+            return _Call(kwargs, arguments)
+        return _Call(kwargs, await toolkit.arun(tool, arguments))
 
     return fn
 
@@ -80,13 +89,13 @@ def _async_runner(run: Callable[..., Awaitable[ToolOutput]]) -> Callable[..., Aw
 def _to_output(name: str) -> Callable[[_Call], LlamaToolOutput]:
     def convert(call: _Call) -> LlamaToolOutput:
         raw_input = {"args": (), "kwargs": call.kwargs}
-        if call.output is None:
-            message = call.error or "The tool failed."
-            return LlamaToolOutput(
-                tool_name=name, content=message, raw_input=raw_input, raw_output=message, is_error=True
-            )
+        output = call.output
         return LlamaToolOutput(
-            tool_name=name, content=call.output.content, raw_input=raw_input, raw_output=call.output.artifact
+            tool_name=name,
+            content=output.content,
+            raw_input=raw_input,
+            raw_output=output.artifact,
+            is_error=output.is_error,
         )
 
     return convert
@@ -112,11 +121,12 @@ def as_function_tool(
         name: the name the model sees (default: ``tool``).
         description: what the model reads (default: the shared description).
     """
-    method = TOOL_METHODS[tool]
+    if tool not in TOOL_METHODS:
+        raise KeyError(tool)
     tool_name = name or tool
     return FunctionTool.from_defaults(
-        fn=_runner(getattr(toolkit, method)),
-        async_fn=_async_runner(getattr(toolkit, "a" + method)),
+        fn=_runner(toolkit, tool),
+        async_fn=_async_runner(toolkit, tool),
         name=tool_name,
         description=description or DESCRIPTIONS[tool],
         fn_schema=INPUT_SCHEMAS[tool],

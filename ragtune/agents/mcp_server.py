@@ -4,11 +4,14 @@ Built on the ``mcp`` package's low-level ``Server`` so that the JSON schema a
 client sees is exactly the tool's pydantic input model (the same one the
 LangChain and LlamaIndex tools use), and every call is validated by it.
 
-Errors never end the server: bad arguments and :class:`~ragtune.errors.ToolError`
-come back as a tool result with ``isError: true`` and a message naming the
-problem; any other exception is logged with its traceback on stderr and also
-answered with ``isError: true``. Results carry the text the model reads and,
-as ``structuredContent``, the hits, answer or ingest counts as JSON.
+Errors never end the server: bad arguments (over a documented limit too: a 1 MB
+query is refused, naming the 4,000-character limit) and refusals come back as a
+tool result with ``isError: true``, a message naming the problem and the
+:class:`~ragtune.agents.toolkit.ToolFailure` as ``structuredContent``; they are
+logged in one line, without a traceback. Only a failure underneath (a broken
+index) is logged with its traceback on stderr; it too is answered with
+``isError: true``. Results carry the text the model reads and, as
+``structuredContent``, the hits, answer or ingest counts as JSON.
 
 Example:
     $ ragtune mcp --store my-store
@@ -17,7 +20,6 @@ Example:
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,14 +27,11 @@ from typing import TYPE_CHECKING, Any
 import mcp_types as types
 from mcp.server import Server
 
-from ragtune.agents.toolkit import DESCRIPTIONS, INPUT_SCHEMAS, RagtuneToolkit, ToolOutput
-from ragtune.errors import ToolError
+from ragtune.agents.toolkit import DESCRIPTIONS, INPUT_SCHEMAS, RagtuneToolkit, ToolOutput, shown
 from ragtune.schema import Hit
 
 if TYPE_CHECKING:
     from ragtune.config import Settings
-
-log = logging.getLogger(__name__)
 
 SERVER_NAME = "ragtune"
 INSTRUCTIONS = (
@@ -94,21 +93,14 @@ def _error(message: str) -> types.CallToolResult:
 
 
 async def call_tool(toolkit: RagtuneToolkit, name: str, arguments: dict[str, Any] | None) -> types.CallToolResult:
-    """Run one tool for a client; every failure becomes an ``isError`` result."""
+    """Run one tool for a client; every failure becomes an ``isError`` result (see :meth:`RagtuneToolkit.arun`)."""
     if name not in INPUT_SCHEMAS:
-        return _error(f"Unknown tool {name!r}; known tools: {', '.join(INPUT_SCHEMAS)}.")
-    try:
-        output = await toolkit.acall(name, dict(arguments or {}))
-    except ToolError as exc:
-        log.info("tool %s refused: %s", name, exc.message)
-        return _error(exc.message)
-    except Exception as exc:
-        log.exception("tool %s failed", name)
-        return _error(f"Tool {name} failed: {type(exc).__name__}: {exc}")
+        return _error(f"Unknown tool {shown(name)}; known tools: {', '.join(INPUT_SCHEMAS)}.")
+    output = await toolkit.arun(name, {} if arguments is None else arguments)
     return types.CallToolResult(
         content=[types.TextContent(type="text", text=output.content)],
         structured_content=structured(output),
-        is_error=False,
+        is_error=output.is_error,
     )
 
 
@@ -132,7 +124,7 @@ def create_mcp_server(
 
     async def on_call_tool(ctx: Any, params: types.CallToolRequestParams) -> types.CallToolResult:
         if params.name not in exposed:
-            return _error(f"Unknown tool {params.name!r}; known tools: {', '.join(exposed)}.")
+            return _error(f"Unknown tool {shown(params.name)}; known tools: {', '.join(exposed)}.")
         return await call_tool(toolkit, params.name, params.arguments)
 
     return Server(

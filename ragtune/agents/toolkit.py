@@ -17,8 +17,25 @@ Sync and async run the same code; only the call into the index, chain or
 ingest differs. The LangChain, LlamaIndex and MCP adapters are thin shells.
 
 Failures the model can act on (an empty query, a bad filter, a path that does
-not exist, no fine-tuned model registered) raise :class:`~ragtune.errors.ToolError`;
-anything else (a broken index, a failing model API) propagates to the developer.
+not exist, no fine-tuned model registered) raise :class:`~ragtune.errors.ToolError`
+from the tool methods. :meth:`RagtuneToolkit.run` (what every adapter calls) never
+raises: bad arguments, refusals and failures (a broken index, a failing model API)
+come back as a :class:`ToolOutput` with ``is_error=True`` whose artifact is a
+:class:`ToolFailure`; each adapter turns that into its framework's error form.
+
+Input limits (what an agent may send; anything over a limit is refused, naming it):
+
+=====================  ==========================================================
+query / question       at most :data:`MAX_QUERY_CHARS` (4,000) characters
+k                      1 to :data:`MAX_K` (20)
+filters                at most :data:`MAX_FILTERS` (10), each at most
+                       :data:`MAX_FILTER_CHARS` (200) characters, strict grammar
+                       (:func:`ragtune.filters.parse_filter`)
+path                   at most :data:`MAX_PATH_CHARS` (4,096) characters
+=====================  ==========================================================
+
+Bad input is logged at INFO in one line, without a traceback; only unexpected
+failures are logged with their traceback.
 
 Example:
     >>> toolkit = RagtuneToolkit(Workspace.open(store="my-store"))
@@ -34,11 +51,11 @@ import logging
 from collections.abc import Callable, Sequence
 from functools import cached_property
 from pathlib import Path
-from typing import TYPE_CHECKING, Any, Literal, Protocol, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, Literal, Protocol, TypedDict, TypeVar
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, ValidationError
 
-from ragtune.errors import ConfigError, InputError, ToolError
+from ragtune.errors import InputError, ToolError
 from ragtune.filters import FilterExpr, combine, parse_filter
 from ragtune.schema import Hit
 
@@ -61,6 +78,19 @@ FINETUNED_MODEL = "finetuned"
 
 Route = Literal["auto", "rag", "finetuned", "hybrid", "direct"]
 
+MAX_QUERY_CHARS = 4_000
+"""Longest search query or question a tool accepts (a question, not a document: ingest long text)."""
+MAX_K = 20
+"""Most passages one search returns."""
+MAX_FILTERS = 10
+"""Most filters one search takes (all must hold)."""
+MAX_FILTER_CHARS = 200
+"""Longest single filter expression."""
+MAX_PATH_CHARS = 4_096
+"""Longest path ``ingest`` accepts (Linux's PATH_MAX)."""
+SHOWN_CHARS = 120
+"""Longest piece of an input quoted back in a message (a 100,000-character path is not echoed)."""
+
 
 # -- input schemas ----------------------------------------------------------------------------
 
@@ -70,16 +100,19 @@ class SearchInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    query: str = Field(min_length=1, description="What to look for: a question or keywords.")
-    k: int = Field(default=4, ge=1, le=20, description="How many passages to return (1-20).")
+    query: str = Field(
+        min_length=1, max_length=MAX_QUERY_CHARS, description="What to look for: a question or keywords."
+    )
+    k: int = Field(default=4, ge=1, le=MAX_K, description="How many passages to return (1-20).")
     mode: Literal["hybrid", "vector", "bm25"] = Field(
         default="hybrid",
         description="hybrid (default) mixes meaning and keywords; vector = meaning only; bm25 = exact keywords.",
     )
-    filters: list[str] | None = Field(
+    filters: list[Annotated[str, StringConstraints(max_length=MAX_FILTER_CHARS)]] | None = Field(
         default=None,
+        max_length=MAX_FILTERS,
         description=(
-            "Optional metadata filters, all of which must hold, e.g. 'title=Refunds', 'page>=3', "
+            "Optional metadata filters (at most 10), all of which must hold, e.g. 'title=Refunds', 'page>=3', "
             "'lang in en,de', 'tags contains beta'."
         ),
     )
@@ -90,7 +123,9 @@ class AskInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(min_length=1, description="The question to answer, as the user asked it.")
+    question: str = Field(
+        min_length=1, max_length=MAX_QUERY_CHARS, description="The question to answer, as the user asked it."
+    )
     route: Route = Field(
         default="auto",
         description=(
@@ -105,7 +140,9 @@ class AskFinetunedInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    question: str = Field(min_length=1, description="The question for the fine-tuned model.")
+    question: str = Field(
+        min_length=1, max_length=MAX_QUERY_CHARS, description="The question for the fine-tuned model."
+    )
 
 
 class IngestInput(BaseModel):
@@ -113,7 +150,11 @@ class IngestInput(BaseModel):
 
     model_config = ConfigDict(extra="forbid")
 
-    path: str = Field(min_length=1, description="A file or folder to add to (or refresh in) the knowledge base.")
+    path: str = Field(
+        min_length=1,
+        max_length=MAX_PATH_CHARS,
+        description="A file or folder to add to (or refresh in) the knowledge base.",
+    )
 
 
 DESCRIPTIONS: dict[str, str] = {
@@ -152,6 +193,24 @@ INPUT_SCHEMAS: dict[str, type[BaseModel]] = {
 }
 
 
+FailureKind = Literal["invalid_arguments", "refused", "failed"]
+
+
+class ToolFailure(BaseModel):
+    """The artifact of a tool call that did not succeed: which tool, what kind of failure, the message.
+
+    ``invalid_arguments``: the arguments do not fit the tool's schema or limits; ``refused``: the tool
+    declined (an empty query, a bad filter, a path outside the ingest roots, no fine-tuned model);
+    ``failed``: something broke underneath (the index, a model API).
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    tool: str
+    kind: FailureKind
+    message: str
+
+
 class ToolOutput(BaseModel):
     """What a tool returns: ``content`` for the model, ``artifact`` for the caller."""
 
@@ -160,10 +219,24 @@ class ToolOutput(BaseModel):
     content: str
     """Text the agent's model reads."""
     artifact: Any = None
-    """Structured result: ``list[Hit]``, an ``Answer`` or an ``IngestReport``."""
+    """Structured result: ``list[Hit]``, an ``Answer`` or an ``IngestReport``; a :class:`ToolFailure` on error."""
+    is_error: bool = False
+    """The call failed: ``content`` says why (for the model) and ``artifact`` is a :class:`ToolFailure`."""
+
+    @classmethod
+    def failure(cls, tool: str, kind: FailureKind, message: str) -> ToolOutput:
+        """An error output whose artifact is the :class:`ToolFailure`."""
+        return cls(content=message, artifact=ToolFailure(tool=tool, kind=kind, message=message), is_error=True)
 
     def as_tuple(self) -> tuple[str, Any]:
         return self.content, self.artifact
+
+
+def shown(value: str, limit: int = SHOWN_CHARS) -> str:
+    """``value`` quoted for a message, cut to ``limit`` characters (with its full length) when longer."""
+    if len(value) <= limit:
+        return repr(value)
+    return f"{value[:limit]!r}... ({len(value):,} characters)"
 
 
 M = TypeVar("M", bound=BaseModel)
@@ -174,9 +247,13 @@ def validate_input(schema: type[M], arguments: dict[str, Any]) -> M:
     try:
         return schema.model_validate(arguments)
     except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors())
-        msg = f"Invalid arguments ({problems})."
-        raise ToolError(msg) from exc
+        raise ToolError(invalid_arguments(exc)) from exc
+
+
+def invalid_arguments(exc: ValidationError) -> str:
+    """``Invalid arguments (field: problem; ...).``: each bad field and its limit, never the input itself."""
+    problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'arguments'}: {e['msg']}" for e in exc.errors())
+    return f"Invalid arguments ({problems})."
 
 
 # -- formatting (pure) ------------------------------------------------------------------------
@@ -325,8 +402,8 @@ class RagtuneToolkit:
         if args.filters:
             try:
                 filters = combine([parse_filter(f) for f in args.filters])
-            except ConfigError as exc:
-                raise ToolError(exc.message) from exc
+            except ValueError as exc:  # ConfigError and the parser's own syntax error
+                raise ToolError(getattr(exc, "message", str(exc))) from exc
         if not args.query.strip():
             raise ToolError("The query is empty; pass the words or question to search for.")
         return {"k": args.k, "mode": args.mode, "filters": filters, "tenant": self.tenant}
@@ -388,13 +465,16 @@ class RagtuneToolkit:
     # -- ingest --------------------------------------------------------------------------------
 
     def _ingest_path(self, raw: str) -> Path:
-        path = Path(raw).expanduser()
-        resolved = path.resolve()
-        if self.ingest_roots is not None and not any(resolved.is_relative_to(root) for root in self.ingest_roots):
-            allowed = ", ".join(str(r) for r in self.ingest_roots)
-            raise ToolError(f"Cannot ingest {raw!r}: only paths under {allowed} may be ingested.")
-        if not resolved.exists():
-            raise ToolError(f"Cannot ingest {raw!r}: no such file or folder.")
+        try:
+            resolved = Path(raw).expanduser().resolve()
+            if self.ingest_roots is not None and not any(resolved.is_relative_to(r) for r in self.ingest_roots):
+                allowed = ", ".join(str(r) for r in self.ingest_roots)
+                raise ToolError(f"Cannot ingest {shown(raw)}: only paths under {allowed} may be ingested.")
+            if not resolved.exists():
+                raise ToolError(f"Cannot ingest {shown(raw)}: no such file or folder.")
+        except (OSError, ValueError) as exc:  # a name too long, a NUL byte ...
+            reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else type(exc).__name__
+            raise ToolError(f"Cannot ingest {shown(raw)}: {reason}.") from None
         return resolved
 
     def _ingest_result(self, raw: str, report: IngestReport) -> ToolOutput:
@@ -411,17 +491,17 @@ class RagtuneToolkit:
         try:
             report = sync_paths(self.workspace, [target], tenant=self.tenant)
         except InputError as exc:
-            raise ToolError(f"Cannot ingest {args.path!r}: {exc.message}") from exc
+            raise ToolError(f"Cannot ingest {shown(args.path)}: {exc.message}") from exc
         return self._ingest_result(args.path, report)
 
     async def aingest(self, path: str) -> ToolOutput:
         """Async twin of :meth:`ingest` (the ingest runs in a worker thread)."""
         return await asyncio.to_thread(self.ingest, path)
 
-    # -- dispatch by name (MCP, LlamaIndex) ----------------------------------------------------
+    # -- dispatch by name (MCP, LlamaIndex, LangChain) ------------------------------------------
 
     def call(self, name: str, arguments: dict[str, Any]) -> ToolOutput:
-        """Run a tool by name with JSON arguments (validated against its input schema)."""
+        """Run a tool by name with JSON arguments (validated against its input schema); raises :class:`ToolError`."""
         args = validate_input(_schema(name), arguments)
         return getattr(self, TOOL_METHODS[name])(**args.model_dump())  # type: ignore[no-any-return]
 
@@ -429,6 +509,55 @@ class RagtuneToolkit:
         """Async twin of :meth:`call`."""
         args = validate_input(_schema(name), arguments)
         return await getattr(self, "a" + TOOL_METHODS[name])(**args.model_dump())  # type: ignore[no-any-return]
+
+    def run(self, name: str, arguments: dict[str, Any]) -> ToolOutput:
+        """:meth:`call` that never raises: a failure is an ``is_error`` output with a :class:`ToolFailure`."""
+        try:
+            args = _validated(name, arguments)
+        except ToolError as exc:
+            return _refused(name, "invalid_arguments", exc)
+        try:
+            return getattr(self, TOOL_METHODS[name])(**args.model_dump())  # type: ignore[no-any-return]
+        except ToolError as exc:
+            return _refused(name, "refused", exc)
+        except Exception as exc:
+            return _failed(name, exc)
+
+    async def arun(self, name: str, arguments: dict[str, Any]) -> ToolOutput:
+        """Async twin of :meth:`run`."""
+        try:
+            args = _validated(name, arguments)
+        except ToolError as exc:
+            return _refused(name, "invalid_arguments", exc)
+        try:
+            return await getattr(self, "a" + TOOL_METHODS[name])(**args.model_dump())  # type: ignore[no-any-return]
+        except ToolError as exc:
+            return _refused(name, "refused", exc)
+        except Exception as exc:
+            return _failed(name, exc)
+
+
+def _validated(name: str, arguments: Any) -> BaseModel:
+    if not isinstance(arguments, dict):
+        raise ToolError(
+            f"Invalid arguments: expected a JSON object of named arguments, got {type(arguments).__name__}."
+        )
+    return validate_input(_schema(name), arguments)
+
+
+def _refused(name: str, kind: FailureKind, exc: ToolError) -> ToolOutput:
+    """Bad input: one log line, no traceback (the message names the problem, not the whole input)."""
+    log.info("tool %s refused: %s", name, exc.message)
+    return ToolOutput.failure(name, kind, exc.message)
+
+
+def _failed(name: str, exc: Exception) -> ToolOutput:
+    """Something broke underneath the tool: logged with its traceback, reported to the model in one line."""
+    log.error("tool %s failed", name, exc_info=exc)
+    detail = str(exc)
+    if len(detail) > 2 * SHOWN_CHARS:
+        detail = detail[: 2 * SHOWN_CHARS] + "..."
+    return ToolOutput.failure(name, "failed", f"Tool {name} failed: {type(exc).__name__}: {detail}")
 
 
 def _schema(name: str) -> type[BaseModel]:
@@ -465,14 +594,23 @@ __all__ = [
     "AskFinetunedInput",
     "AskInput",
     "IngestInput",
+    "MAX_FILTERS",
+    "MAX_FILTER_CHARS",
+    "MAX_K",
+    "MAX_PATH_CHARS",
+    "MAX_QUERY_CHARS",
+    "FailureKind",
     "RagtuneToolkit",
     "SearchInput",
+    "ToolFailure",
     "ToolOutput",
     "ToolkitOptions",
     "ainvoke_chain",
     "format_answer",
     "format_hits",
     "format_ingest",
+    "invalid_arguments",
     "invoke_chain",
+    "shown",
     "validate_input",
 ]

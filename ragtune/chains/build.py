@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any, Union
 
 from ragtune.chains.models import ChainModel
-from ragtune.chains.options import ChainOptions
+from ragtune.chains.options import DEFAULT_MAX_NEW_TOKENS, ChainOptions
 from ragtune.chains.prompt import Prompts
 from ragtune.chains.rag_chain import ChainConfig, RagChain
 from ragtune.retrievers.search import SearchOptions
@@ -131,11 +131,14 @@ def build_chain(
     semantic: SemanticOptions | Mapping[str, Any] | None = None,
     labelled: Iterable[Any] | None = None,
     prompts: Prompts | None = None,
-    max_new_tokens: int | None = 256,
+    max_new_tokens: int | None = DEFAULT_MAX_NEW_TOKENS,
     stale_docs: StaleDocs | None = None,
     prices: PriceTable | None = None,
 ) -> RagChain:
     """A chain whose models come from the workspace's registry (``base``, ``finetuned``).
+
+    With no options it answers exactly as ``ragtune ask`` does (same :class:`ChainOptions`
+    defaults: ``auto`` mode, strict grounding, k=4, 256 new tokens).
 
     Args:
         workspace: the store: index, embedder and model registry.

@@ -11,6 +11,12 @@ Without a fine-tuned model, ``finetuned`` and ``hybrid`` run on the base model a
 decision's reason says so. One generator implements a run: ``invoke`` drains it, ``stream``
 yields its tokens and then the final :class:`~ragtune.chains.answer.Answer`; the async twins
 step the same generator in a context-copying worker thread.
+
+Tracing: inside the chain's run, the router is a child chain run, every search is a child
+retriever run (``on_retriever_start/end`` with the documents, whether the router or the chain
+searched), and synthesis is a child chain run named ``synthesize`` whose model calls are
+chat-model runs. LangSmith, Langfuse, any callback handler and ``astream_events(version="v2")``
+see them.
 """
 
 from __future__ import annotations
@@ -21,12 +27,17 @@ from typing import TYPE_CHECKING, Any, Literal, Union, cast
 
 from langchain_core.callbacks import CallbackManagerForChainRun
 from langchain_core.runnables import Runnable, RunnableConfig
-from langchain_core.runnables.config import patch_config, run_in_executor
+from langchain_core.runnables.config import (
+    ensure_config,
+    get_callback_manager_for_config,
+    patch_config,
+    run_in_executor,
+)
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragtune.chains.answer import NOT_FOUND, Answer, Citation
 from ragtune.chains.citations import cited_numbers, clean_citations, resolve, segments
-from ragtune.chains.context import ContextOptions, assemble
+from ragtune.chains.context import ContextBlock, ContextOptions, assemble
 from ragtune.chains.grounding.extract import ExtractOptions
 from ragtune.chains.grounding.likelihood import QuestionLikelihood
 from ragtune.chains.grounding.policy import Grounding, apply_grounding, is_not_found
@@ -38,7 +49,7 @@ from ragtune.chains.synthesis.base import SynthesisResult
 from ragtune.embeddings.base import Embedder
 from ragtune.errors import ConfigError
 from ragtune.routing.decision import CHAIN_ROUTES, DIRECT, FINETUNED, HYBRID, RAG, RouteDecision
-from ragtune.routing.router import Router
+from ragtune.routing.router import Router, SearchRetriever
 from ragtune.schema import Hit
 
 if TYPE_CHECKING:
@@ -199,7 +210,7 @@ class RagChain(Runnable[ChainInput, Answer]):
                 route=RAG, confidence=1.0, reason="no router: every question retrieves", strategy="none"
             )
         started = time.perf_counter()
-        decision = self.router.route(question)
+        decision = self.router.invoke(question, meter.config)  # a child run; its searches are retriever runs
         meter.step("route", (time.perf_counter() - started) * 1000)
         return decision
 
@@ -226,9 +237,28 @@ class RagChain(Runnable[ChainInput, Answer]):
         if self.retriever is None:
             raise ConfigError("The rag and hybrid routes need a retriever: pass retriever=searcher.search")
         started = time.perf_counter()
-        hits = list(self.retriever(question))
+        hits = SearchRetriever(search=self.retriever).hits(question, meter.config)  # a child retriever run
         meter.step("retrieve", (time.perf_counter() - started) * 1000)
         return hits
+
+    def _synthesize(
+        self, question: str, blocks: list[ContextBlock], model: ChainModel, meter: Meter
+    ) -> Generator[str, None, SynthesisResult]:
+        """The synthesizer's run as a child chain run ``synthesize``; its model calls nest under it."""
+        manager = get_callback_manager_for_config(ensure_config(meter.config))
+        inputs = {"question": question, "mode": self.config.mode, "passages": [b.text for b in blocks]}
+        run = manager.on_chain_start(None, inputs, name="synthesize")
+        outer = meter.config
+        meter.config = patch_config(outer, callbacks=run.get_child())
+        try:
+            result = yield from self.synthesizer.run(question, blocks, model, meter)
+        except BaseException as exc:
+            run.on_chain_error(exc)
+            raise
+        finally:
+            meter.config = outer
+        run.on_chain_end({"text": result.text, "shown": sorted({b.number for b in result.shown})})
+        return result
 
     def run(self, value: ChainInput, config: RunnableConfig | None = None) -> Generator[str, None, Answer]:
         """Yield answer tokens and return the :class:`Answer` (the one implementation of a run)."""
@@ -254,7 +284,7 @@ class RagChain(Runnable[ChainInput, Answer]):
             yield NOT_FOUND
             return Answer(text=NOT_FOUND, abstained=True, mode=self.config.mode, usage=meter.usage(), **base)
         blocks, duplicates = assemble(hits, self.config.context, embedder=self.embedder)
-        result = yield from self.synthesizer.run(question, blocks, model, meter)
+        result = yield from self._synthesize(question, blocks, model, meter)
         if self.config.mode == "extract":
             base["model"] = None  # no generator wrote it
         answer = self._answer(result, duplicates, meter, hybrid=route == HYBRID, **base)

@@ -19,7 +19,9 @@ Order of a decision:
    it goes to ``rag``: the index answers it.
 
 Hits retrieved during 3 and 4 (and the query vector) travel on the decision so the chain neither
-searches nor embeds twice.
+searches nor embeds twice. Each search runs as a LangChain retriever (:class:`SearchRetriever`), a
+child of the router's run: callbacks and ``astream_events`` see ``on_retriever_start/end`` with
+the documents.
 """
 
 from __future__ import annotations
@@ -30,10 +32,15 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, Literal, Union
 
 import numpy as np
+from langchain_core.callbacks import CallbackManagerForChainRun, CallbackManagerForRetrieverRun
+from langchain_core.documents import Document
+from langchain_core.retrievers import BaseRetriever
 from langchain_core.runnables import Runnable, RunnableConfig
+from langchain_core.runnables.config import patch_config
 from pydantic import BaseModel, ConfigDict, Field
 
 from ragtune.errors import ConfigError
+from ragtune.retrievers.langchain import hit_to_langchain
 from ragtune.routing.base import RoutingStrategy
 from ragtune.routing.decision import DIRECT, FINETUNED, HYBRID, RAG, RouteDecision
 from ragtune.routing.fitting import FitReport
@@ -87,6 +94,43 @@ def _takes_query_vector(retriever: Retrieve | None) -> bool:
     except (TypeError, ValueError):  # builtins and some C callables have no signature
         return False
     return any(p.name == "query_vector" or p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters)
+
+
+class SearchRetriever(BaseRetriever):
+    """A ``retriever(query) -> hits`` callable as a LangChain retriever, so each search traces as a child run.
+
+    :meth:`hits` runs it under a parent's config and hands back the :class:`~ragtune.schema.Hit`
+    objects; callbacks see the same hits as LangChain documents.
+    """
+
+    model_config = ConfigDict(arbitrary_types_allowed=True)
+
+    search: Any
+    """``search(query) -> hits`` (e.g. ``searcher.search``)."""
+    takes_vector: bool = False
+    """``search`` takes ``query_vector=`` (then a known query embedding is reused)."""
+
+    def _get_relevant_documents(
+        self,
+        query: str,
+        *,
+        run_manager: CallbackManagerForRetrieverRun,
+        query_vector: Any = None,
+        sink: list[Hit] | None = None,
+    ) -> list[Document]:
+        if self.takes_vector and query_vector is not None:
+            found = list(self.search(query, query_vector=query_vector))
+        else:
+            found = list(self.search(query))
+        if sink is not None:
+            sink.extend(found)
+        return [hit_to_langchain(h) for h in found]
+
+    def hits(self, query: str, config: RunnableConfig | None = None, *, query_vector: Any = None) -> list[Hit]:
+        """The hits of one search, run as a retriever under ``config`` (its callbacks see the documents)."""
+        sink: list[Hit] = []
+        self.invoke(query, config, query_vector=query_vector, sink=sink)
+        return sink
 
 
 def _question(value: RouterInput) -> str:
@@ -157,10 +201,13 @@ class Router(Runnable[RouterInput, RouteDecision]):
         return cls(routes, [SemanticStrategy(routes, embedder)], **options)
 
     # -- deciding ---------------------------------------------------------------------------------
-    def route(self, query: str, *, query_vector: Any = None) -> RouteDecision:
-        """The decision for one query (``query_vector``: its ``embed_query`` embedding, when already known)."""
+    def route(self, query: str, *, query_vector: Any = None, config: RunnableConfig | None = None) -> RouteDecision:
+        """The decision for one query (``query_vector``: its ``embed_query`` embedding, when already known).
+
+        ``config``: the parent run's config; the router's searches run as its child retrievers.
+        """
         vectors = None if query_vector is None else np.asarray(query_vector, dtype=np.float32)[None, :]
-        return self.route_many([query], query_vectors=vectors)[0]
+        return self.route_many([query], query_vectors=vectors, config=config)[0]
 
     def embed(self, queries: Sequence[str]) -> np.ndarray | None:
         """One embedding per query, in one call, when a strategy or the retriever uses it (else ``None``)."""
@@ -169,10 +216,13 @@ class Router(Runnable[RouterInput, RouteDecision]):
             return None
         return np.asarray(self.embedder.embed_queries(list(queries)), dtype=np.float32)
 
-    def route_many(self, queries: Sequence[str], *, query_vectors: Any = None) -> list[RouteDecision]:
+    def route_many(
+        self, queries: Sequence[str], *, query_vectors: Any = None, config: RunnableConfig | None = None
+    ) -> list[RouteDecision]:
         """Decisions for many queries: embedded in one call, scored in one batch by the semantic strategy.
 
-        ``query_vectors`` (one ``embed_queries`` row per query) skips the embedding call.
+        ``query_vectors`` (one ``embed_queries`` row per query) skips the embedding call; ``config``
+        is the parent run's config (searches run as its child retrievers).
         """
         started = time.perf_counter()
         vectors = self.embed(queries) if query_vectors is None else np.asarray(query_vectors, dtype=np.float32)
@@ -200,7 +250,7 @@ class Router(Runnable[RouterInput, RouteDecision]):
         for i, (query, decision) in enumerate(zip(queries, decided, strict=True)):
             assert decision is not None
             vector = None if vectors is None else vectors[i]
-            adjusted.append(self._adjust(query, decision.model_copy(update={"query_vector": vector})))
+            adjusted.append(self._adjust(query, decision.model_copy(update={"query_vector": vector}), config))
         per_query_ms = (time.perf_counter() - started) * 1000 / max(len(queries), 1)
         timing = {"latency_ms": per_query_ms, "embedding_ms": embedding_ms}
         return [d.model_copy(update=timing) for d in adjusted]
@@ -223,12 +273,11 @@ class Router(Runnable[RouterInput, RouteDecision]):
             confident=False,
         )
 
-    def _retrieve(self, query: str, decision: RouteDecision) -> list[Hit]:
+    def _retrieve(self, query: str, decision: RouteDecision, config: RunnableConfig | None) -> list[Hit]:
         if decision.hits or self.retriever is None:
             return list(decision.hits)
-        if self._retriever_takes_vector and decision.query_vector is not None:
-            return list(self.retriever(query, query_vector=decision.query_vector))
-        return list(self.retriever(query))
+        retrieval = SearchRetriever(search=self.retriever, takes_vector=self._retriever_takes_vector)
+        return retrieval.hits(query, config, query_vector=decision.query_vector)
 
     def _stale(self) -> set[str]:
         if self.stale_docs is None:
@@ -236,12 +285,12 @@ class Router(Runnable[RouterInput, RouteDecision]):
         found = self.stale_docs() if callable(self.stale_docs) else self.stale_docs
         return set(found)
 
-    def _adjust(self, query: str, decision: RouteDecision) -> RouteDecision:
+    def _adjust(self, query: str, decision: RouteDecision, config: RunnableConfig | None) -> RouteDecision:
         cfg = self.config
         if decision.route == FINETUNED and self.stale_docs is not None and self.retriever is not None:
             stale = self._stale()
             if stale:
-                hits = self._retrieve(query, decision)
+                hits = self._retrieve(query, decision, config)
                 top_docs = list(dict.fromkeys(h.doc_id for h in hits))[: cfg.freshness_k]
                 changed = [d for d in top_docs if d in stale]
                 decision = decision.model_copy(update={"hits": hits})
@@ -252,7 +301,7 @@ class Router(Runnable[RouterInput, RouteDecision]):
                         strategy=f"{decision.strategy}+freshness",
                     )
         if decision.route == DIRECT and cfg.answerable_threshold is not None and self.retriever is not None:
-            hits = self._retrieve(query, decision)
+            hits = self._retrieve(query, decision, config)
             best = retrieval_confidence(hits)
             decision = decision.model_copy(update={"retrieval_score": best})
             if best is not None and best >= cfg.answerable_threshold:
@@ -266,7 +315,7 @@ class Router(Runnable[RouterInput, RouteDecision]):
             return decision
         check = cfg.retrieval_threshold is not None or (cfg.no_route == "abstain" and not decision.confident)
         if decision.route in (RAG, HYBRID) and self.retriever is not None:
-            hits = self._retrieve(query, decision)  # the chain reuses them: one search, one embedding
+            hits = self._retrieve(query, decision, config)  # the chain reuses them: one search, one embedding
             best = retrieval_confidence(hits)
             decision = decision.model_copy(update={"hits": hits, "retrieval_score": best})
         if decision.route in (RAG, HYBRID) and check and self.retriever is not None:
@@ -293,7 +342,13 @@ class Router(Runnable[RouterInput, RouteDecision]):
 
     # -- runnable ---------------------------------------------------------------------------------
     def invoke(self, input: RouterInput, config: RunnableConfig | None = None, **kwargs: Any) -> RouteDecision:
-        return self._call_with_config(lambda value: self.route(_question(value)), input, config, run_type="chain")
+        """The decision for one question, traced as a chain run whose searches are child retriever runs."""
+        return self._call_with_config(self._invoke, input, config, run_type="chain")
+
+    def _invoke(
+        self, value: RouterInput, run_manager: CallbackManagerForChainRun, config: RunnableConfig
+    ) -> RouteDecision:
+        return self.route(_question(value), config=patch_config(config, callbacks=run_manager.get_child()))
 
     def batch(
         self,
@@ -305,7 +360,7 @@ class Router(Runnable[RouterInput, RouteDecision]):
     ) -> list[RouteDecision]:
         if return_exceptions or isinstance(config, list):
             return super().batch(inputs, config, return_exceptions=return_exceptions, **kwargs)  # type: ignore[call-overload,no-any-return]
-        return self.route_many([_question(v) for v in inputs])
+        return self.route_many([_question(v) for v in inputs], config=config)
 
     def route_batch(self, queries: Sequence[str]) -> list[RouteDecision]:
         """Alias of :meth:`route_many`: the whole batch is embedded in one call."""
@@ -373,4 +428,13 @@ def build_router(
     return Router(route_set, strategies, config=config, retriever=retriever, stale_docs=stale_docs)
 
 
-__all__ = ["Retrieve", "Router", "build_router", "RouterConfig", "RouterInput", "StaleDocs", "retrieval_confidence"]
+__all__ = [
+    "Retrieve",
+    "Router",
+    "RouterConfig",
+    "RouterInput",
+    "SearchRetriever",
+    "StaleDocs",
+    "build_router",
+    "retrieval_confidence",
+]
