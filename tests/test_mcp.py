@@ -84,7 +84,7 @@ async def test_tools_then_bad_calls_never_stop_the_server(store: Path, tmp_path:
             ("no_such_tool", {}, "Unknown tool 'no_such_tool'"),
             ("ask_finetuned", {"question": "What is brine pie?"}, "No fine-tuned model is registered"),
             ("search_knowledge_base", {"query": "x" * 1_000_000}, "query: String should have at most 4000 characters"),
-            ("search_knowledge_base", {"query": "x", "filters": ["page>>2"]}, "unexpected '>' at position 6"),
+            ("search_knowledge_base", {"query": "x", "filters": ["page>>2"]}, "at position 6: unexpected '>'"),
             ("ingest", {"path": "/" + "d" * 100_000}, "path: String should have at most 4096 characters"),
         ]
         for name, arguments, expected in bad_calls:
