@@ -145,3 +145,16 @@ def test_the_check_costs_less_than_the_embedding_it_follows(minilm) -> None:  # 
         binding.unbound(claim, texts)
     bound = time.perf_counter() - started
     assert bound < embedding, f"binding {bound * 1000:.0f} ms vs embedding {embedding * 1000:.0f} ms"
+
+
+def test_extractive_quotes_are_never_vetoed() -> None:
+    """The extractive answer quotes passage sentences with markers; the binding check leaves every quote be."""
+    from ragtune.chains.grounding.extract import Pick, extractive_text
+
+    shown = evidence()
+    binding = SubjectBinding()
+    for i in range(len(shown) - 1):
+        quoted = extractive_text([Pick(shown[i], 1.0), Pick(shown[i + 1], 0.9)])
+        drafts = split_claims(quoted, {1, 2, 3})
+        assert [d.text for d in drafts] == [shown[i].text, shown[i + 1].text]
+        assert all(binding.unbound(d.text, [e.text for e in shown]) is None for d in drafts)
