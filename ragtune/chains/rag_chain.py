@@ -38,10 +38,11 @@ from pydantic import BaseModel, ConfigDict, Field
 from ragtune.chains.answer import NOT_FOUND, Answer, Citation
 from ragtune.chains.citations import cited_numbers, clean_citations, resolve, segments
 from ragtune.chains.context import ContextBlock, ContextOptions, assemble
+from ragtune.chains.grounding.bound import default_verifier
 from ragtune.chains.grounding.extract import ExtractOptions
 from ragtune.chains.grounding.likelihood import QuestionLikelihood
 from ragtune.chains.grounding.policy import Grounding, apply_grounding, is_not_found
-from ragtune.chains.grounding.verifier import EmbeddingSimilarity, EmbeddingVerifier, LexicalVerifier, Verifier
+from ragtune.chains.grounding.verifier import EmbeddingSimilarity, Verifier
 from ragtune.chains.models import ChainModel
 from ragtune.chains.prompt import Prompts
 from ragtune.chains.synthesis import MODES, ExtractSynthesizer, Meter, Synthesizer, call_model
@@ -142,8 +143,9 @@ class RagChain(Runnable[ChainInput, Answer]):
         prices: a :class:`~ragtune.llm.PriceTable` for cost estimates (default: the packaged one).
         embedder: enables embedding-cosine dedupe when ``config.context.cosine`` is set, and is the
             default verifier's and extractive mode's model.
-        verifier: checks claims against the shown passages (default: :class:`EmbeddingVerifier` on
-            ``embedder``, or :class:`LexicalVerifier` without one).
+        verifier: checks claims against the shown passages (default:
+            :func:`~ragtune.chains.grounding.default_verifier` on ``embedder``: embedding similarity, or
+            word overlap without one, and each claim's values bound to its own subject).
         likelihood: settles near ties between passages in extractive answers (``extract`` mode and
             the ``strict`` fallback); ``build_chain`` passes the packaged SmolLM2's
             :class:`~ragtune.chains.grounding.likelihood.LocalQuestionLikelihood`. ``None``: not asked.
@@ -185,9 +187,7 @@ class RagChain(Runnable[ChainInput, Answer]):
         self.prices: PriceTable = prices
         self.embedder = embedder
         self.similarity = EmbeddingSimilarity(embedder) if embedder is not None else None
-        self.verifier: Verifier = verifier or (
-            EmbeddingVerifier(self.similarity) if self.similarity is not None else LexicalVerifier()
-        )
+        self.verifier: Verifier = verifier or default_verifier(self.similarity)
         self.likelihood = likelihood
         self.synthesizer: Synthesizer
         if self.config.mode == "extract":

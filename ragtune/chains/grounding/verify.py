@@ -152,13 +152,39 @@ def _judge(draft: Draft, row: np.ndarray, evidence: Sequence[Evidence], threshol
     )
 
 
+def _bound(claim: Claim, evidence: Sequence[Evidence], binding: Any) -> Claim:
+    """``claim`` unsupported when ``binding`` finds one of its values given to another subject."""
+    if claim.verdict != "supported":
+        return claim
+    found = binding.unbound(claim.text, [e.text for e in evidence])
+    if found is None:
+        return claim
+    passage = next((e.number for e in evidence if e.text == found.evidence), claim.passage)
+    return claim.model_copy(
+        update={
+            "verdict": "unsupported",
+            "citations": (),
+            "evidence": found.evidence,
+            "passage": passage,
+            "corrected": claim.model_citations,
+            "reason": found.reason(),
+        }
+    )
+
+
 def verify_claims(drafts: Sequence[Draft], evidence: Sequence[Evidence], verifier: Verifier) -> list[Claim]:
-    """Each draft sentence judged against the evidence (one verifier call for all of them)."""
+    """Each draft sentence judged against the evidence (one verifier call for all of them).
+
+    A verifier with a ``binding`` (see :func:`~ragtune.chains.grounding.bound.default_verifier`) also
+    vetoes supported claims whose number, date or name the evidence gives to another subject.
+    """
     if not drafts:
         return []
     scores = verifier.verify([d.text for d in drafts], [e.text for e in evidence])
     scores = np.asarray(scores, dtype=np.float32).reshape(len(drafts), len(evidence))
-    return [_judge(d, scores[i], evidence, verifier.threshold) for i, d in enumerate(drafts)]
+    claims = [_judge(d, scores[i], evidence, verifier.threshold) for i, d in enumerate(drafts)]
+    binding = getattr(verifier, "binding", None)
+    return claims if binding is None else [_bound(c, evidence, binding) for c in claims]
 
 
 __all__ = ["Draft", "Evidence", "evidence_sentences", "rule_failure", "split_claims", "strip_markers", "verify_claims"]

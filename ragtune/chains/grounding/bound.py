@@ -1,0 +1,48 @@
+"""The default verifier: a similarity verifier whose supported claims must also bind their values.
+
+:func:`default_verifier` is what ``ragtune ask``, the compare report and every :class:`RagChain`
+without an explicit verifier use: the embedder's :class:`EmbeddingVerifier` (or word overlap without
+one) scores each claim against each evidence sentence, the rules of
+:mod:`~ragtune.chains.grounding.verify` hold, and a claim that passes must also bind its numbers,
+dates and names to its own subject (:class:`~ragtune.chains.grounding.binding.SubjectBinding`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import numpy as np
+
+from ragtune.chains.grounding.binding import SubjectBinding
+from ragtune.chains.grounding.verifier import EmbeddingSimilarity, EmbeddingVerifier, LexicalVerifier, Verifier
+from ragtune.embeddings.base import Embedder
+
+
+class BoundVerifier:
+    """``base`` scores claims; ``binding`` then vetoes a supported claim whose value belongs to another subject.
+
+    ``verify_claims`` reads ``binding`` (any verifier may carry one): the veto runs only on claims the
+    scores and rules already support.
+    """
+
+    def __init__(self, base: Verifier, binding: SubjectBinding | None = None) -> None:
+        self.base = base
+        self.binding = binding or SubjectBinding()
+        self.threshold = base.threshold
+
+    def verify(self, claims: Sequence[str], evidence: Sequence[str]) -> np.ndarray:
+        return self.base.verify(claims, evidence)
+
+
+def default_verifier(embedder: Embedder | EmbeddingSimilarity | None) -> BoundVerifier:
+    """The verifier ``ragtune ask`` uses: embedding similarity (word overlap without an embedder), bound values.
+
+    Example:
+        >>> from ragtune.chains.grounding import default_verifier
+        >>> verifier = default_verifier(workspace.embedder)
+    """
+    base: Verifier = EmbeddingVerifier(embedder) if embedder is not None else LexicalVerifier()
+    return BoundVerifier(base)
+
+
+__all__ = ["BoundVerifier", "default_verifier"]

@@ -1,0 +1,160 @@
+"""Claims bound to their subject: a corpus value given to the wrong subject is not supported.
+
+A small hand-written corpus (plans with prices, an extra seat, rate limits, support hours) and
+pairs of paraphrased claims: the true one binds each value to its own subject, the false one binds
+a value of the corpus to another subject ("An extra seat costs 14 dollars", where 14 is the
+Starter plan's price). The evidence is every sentence of the corpus, as in issue 22.
+"""
+
+from __future__ import annotations
+
+import time
+
+import pytest
+
+from ragtune.chains.grounding import (
+    EmbeddingVerifier,
+    Evidence,
+    SubjectBinding,
+    default_verifier,
+    split_claims,
+    verify_claims,
+)
+from ragtune.chains.grounding.bound import BoundVerifier
+from ragtune.chains.grounding.verifier import LexicalVerifier
+
+PRICING = (
+    "The Starter plan costs 14 dollars a month and includes 3 seats. "
+    "The Business plan costs 49 dollars a month and includes 10 seats. "
+    "An extra seat costs 7 dollars a month on either plan."
+)
+LIMITS = (
+    "Starter workspaces may send 60 API requests per minute. "
+    "Business workspaces may send 300 API requests per minute. "
+    "Exports are kept for 30 days, and audit logs are kept for 365 days."
+)
+SUPPORT = (
+    "Support replies within 48 hours on the Starter plan. "
+    "Business customers get a reply within 4 hours. "
+    "The support team is based in Lisbon, and the billing team works from Toronto."
+)
+CORPUS = {1: PRICING, 2: LIMITS, 3: SUPPORT}
+
+PAIRS = [
+    ("An extra seat costs 7 dollars per month.", "An extra seat costs 14 dollars per month."),
+    ("The Starter plan is priced at 14 dollars monthly.", "The Starter plan is priced at 49 dollars monthly."),
+    ("The Business plan comes with 10 seats.", "The Business plan comes with 3 seats."),
+    ("Business workspaces can make 300 API requests each minute.",
+     "Starter workspaces can make 300 API requests each minute."),
+    ("Starter workspaces are limited to 60 API requests a minute.",
+     "Starter workspaces are limited to 300 API requests a minute."),
+    ("Business customers hear back within 4 hours.", "Business customers hear back within 48 hours."),
+    ("On the Starter plan, support answers within 48 hours.", "On the Starter plan, support answers within 4 hours."),
+    ("Audit logs are retained for 365 days.", "Audit logs are retained for 30 days."),
+    ("Exports are stored for 30 days.", "Exports are stored for 365 days."),
+    ("The support team works from Lisbon.", "The support team works from Toronto."),
+    ("The Business plan costs 49 dollars a month.", "The Business plan costs 7 dollars a month."),
+]  # fmt: skip
+
+
+def evidence() -> list[Evidence]:
+    from ragtune.chains.context import split_sentences
+
+    return [Evidence(n, s.strip()) for n, text in CORPUS.items() for s in split_sentences(text)]
+
+
+def supported(claim: str, verifier) -> bool:  # type: ignore[no-untyped-def]
+    claims = verify_claims(split_claims(claim, {1, 2, 3}), evidence(), verifier)
+    return bool(claims) and all(c.verdict == "supported" for c in claims)
+
+
+@pytest.fixture(scope="module")
+def verifier(minilm):  # type: ignore[no-untyped-def]
+    return default_verifier(minilm)
+
+
+KNOWN_MISSES = {
+    3: "false accepted: the subject name is 4 words from the number, weighed too little against the shared words",
+    4: "false accepted: the same",
+    7: "false accepted: 'audit logs' is in the next clause of '30 days'; 'days' outweighs it",
+    8: "false accepted: the mirror of pair 7",
+    9: "both wrong: 'works from' sits next to Toronto, so Toronto answers 'the support team works from ___'",
+}
+"""Pairs the SQuAD-chosen weights get wrong (measured, not tuned away): strict xfails, so a fix shows up."""
+
+
+@pytest.mark.parametrize(
+    ("true", "false"),
+    [
+        pytest.param(*pair, marks=pytest.mark.xfail(reason=KNOWN_MISSES[i], strict=True)) if i in KNOWN_MISSES else pair
+        for i, pair in enumerate(PAIRS)
+    ],
+    ids=[f"pair{i}" for i in range(len(PAIRS))],
+)
+def test_default_verifier_supports_the_true_claim_and_not_the_false_one(verifier, true: str, false: str) -> None:  # type: ignore[no-untyped-def]
+    assert supported(true, verifier), true
+    assert not supported(false, verifier), false
+
+
+def test_binding_refuses_false_claims_the_embedding_verifier_alone_supports(minilm, verifier) -> None:  # type: ignore[no-untyped-def]
+    """Over the whole set: fewer false claims pass with the binding check (only one fewer: see
+    ``KNOWN_MISSES``), and no true claim is lost but pair 9's."""
+    plain = EmbeddingVerifier(minilm)
+    plain_false = [false for _, false in PAIRS if supported(false, plain)]
+    bound_false = [false for _, false in PAIRS if supported(false, verifier)]
+    assert set(bound_false) < set(plain_false), (plain_false, bound_false)
+    assert len(plain_false) >= 6 and len(bound_false) <= 5  # measured: 6 of 11 and 5 of 11
+    lost = [true for true, _ in PAIRS if supported(true, plain) and not supported(true, verifier)]
+    assert lost == [PAIRS[9][0]]
+
+
+def test_an_unbound_claim_says_which_value_the_evidence_gives() -> None:
+    found = SubjectBinding().unbound("An extra seat costs 14 dollars a month.", [PRICING])
+    assert found is not None and (found.value, found.answer) == ("14", "7")
+    claim = verify_claims(
+        split_claims("An extra seat costs 14 dollars a month [1].", {1}), evidence(), default_verifier(None)
+    )
+    assert claim[0].verdict == "unsupported" and claim[0].citations == () and claim[0].corrected == (1,)
+    assert claim[0].reason == "the evidence answers '7' where the claim says '14'"
+
+
+def test_default_verifier_without_an_embedder_is_word_overlap_with_binding() -> None:
+    checker = default_verifier(None)
+    assert isinstance(checker, BoundVerifier) and isinstance(checker.base, LexicalVerifier)
+    assert checker.threshold == checker.base.threshold
+
+
+def test_a_verbatim_quote_is_bound_by_construction() -> None:
+    sentence = "The API allows 120 requests per minute on the Team plan and 600 per minute on Enterprise."
+    assert SubjectBinding().unbound(sentence, [sentence]) is None
+
+
+def test_the_check_costs_less_than_the_embedding_it_follows(minilm) -> None:  # type: ignore[no-untyped-def]
+    """The binding check (word arithmetic, no model) costs less per claim than embedding the claim.
+
+    Measured as a ratio in one run: timings on a shared machine are noisy.
+    """
+    texts = [e.text for e in evidence()]
+    claims = [c for pair in PAIRS for c in pair]
+    started = time.perf_counter()
+    EmbeddingVerifier(minilm).verify(claims, texts)  # a fresh cache: claims and sentences embedded
+    embedding = time.perf_counter() - started
+    binding = SubjectBinding()
+    started = time.perf_counter()
+    for claim in claims:
+        binding.unbound(claim, texts)
+    bound = time.perf_counter() - started
+    assert bound < embedding, f"binding {bound * 1000:.0f} ms vs embedding {embedding * 1000:.0f} ms"
+
+
+def test_extractive_quotes_are_never_vetoed() -> None:
+    """The extractive answer quotes passage sentences with markers; the binding check leaves every quote be."""
+    from ragtune.chains.grounding.extract import Pick, extractive_text
+
+    shown = evidence()
+    binding = SubjectBinding()
+    for i in range(len(shown) - 1):
+        quoted = extractive_text([Pick(shown[i], 1.0), Pick(shown[i + 1], 0.9)])
+        drafts = split_claims(quoted, {1, 2, 3})
+        assert [d.text for d in drafts] == [shown[i].text, shown[i + 1].text]
+        assert all(binding.unbound(d.text, [e.text for e in shown]) is None for d in drafts)
