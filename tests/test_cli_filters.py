@@ -95,6 +95,7 @@ def test_search_refuses_a_malformed_filter(store: str) -> None:
     result = runner.invoke(app, ["search", "refund", "--filter", "page>>2", "--store", store, "--json"])
     assert result.exit_code == 2, result.stdout
     error = json.loads(result.stdout)["error"]
+    assert error["type"] == "usage"
     assert "position 6" in error["message"] and "page>>2" in error["message"]
     plain = runner.invoke(app, ["search", "refund", "--filter", "page>>2", "--store", store])
     assert plain.exit_code == 2 and plain.stdout == "" and "position 6" in plain.stderr

@@ -131,7 +131,7 @@ def test_json_errors_are_one_document(tmp_path: Path) -> None:
     store = str(tmp_path / "store")
     code, out, _ = run("search", "x", "--filter", "no operator here", "--store", store, "--json")
     assert code == 2 and json.loads(out) == {
-        "error": {"type": "ConfigError", "message": json.loads(out)["error"]["message"]}
+        "error": {"type": "usage", "message": json.loads(out)["error"]["message"]}
     }
     assert "Cannot parse filter" in json.loads(out)["error"]["message"]
 

@@ -148,13 +148,13 @@ def with_settings(func: F | None = None, *, backend_flag: str = "--backend") -> 
             return func(*args, settings=settings, **kwargs)
         except RagtuneError as exc:
             code = EXIT_USAGE if isinstance(exc, ValueError) and _is_usage(exc) else EXIT_FAILED
-            fail(str(exc), code=code, kind=type(exc).__name__)
+            fail(str(exc), code=code, kind=_error_type(exc))
         except (typer.Exit, typer.Abort, KeyboardInterrupt):
             raise
         except PARSER_ERRORS as exc:  # e.g. typer.BadParameter raised by a command
             if not _json_errors.get():
                 raise
-            fail(exc.format_message(), code=exc.exit_code, kind=type(exc).__name__)  # type: ignore[attr-defined]
+            fail(exc.format_message(), code=exc.exit_code, kind="usage")  # type: ignore[attr-defined]
         except Exception as exc:
             if not _json_errors.get():
                 raise
@@ -173,6 +173,14 @@ def _renamed(param: inspect.Parameter, flag: str) -> inspect.Parameter:
         return param
     option = typer.Option(flag, help="Index backend: embedded (default) or weaviate.")
     return param.replace(annotation=Annotated[Backend | None, option])
+
+
+def _error_type(exc: Exception) -> str:
+    """The JSON ``error.type``: ``usage`` for a filter that does not parse (a usage error, like the parser's own);
+    otherwise the error's class name, as scripts already match it (``ConfigError``, ``ModelError``, ...)."""
+    from ragtune.errors import FilterSyntaxError
+
+    return "usage" if isinstance(exc, FilterSyntaxError) else type(exc).__name__
 
 
 def _is_usage(exc: Exception) -> bool:

@@ -151,8 +151,8 @@ def search(
 
     try:
         filters = combine([parse_filter(f) for f in filter_ or []])
-    except FilterSyntaxError as exc:  # a usage error; its JSON type stays ConfigError, as before
-        fail(str(exc), code=EXIT_USAGE, kind="ConfigError")
+    except FilterSyntaxError as exc:  # a usage error (issue 24): JSON type "usage", exit 2
+        fail(str(exc), code=EXIT_USAGE, kind="usage")
     with Workspace.open_existing(settings) as ws:
         hits = ws.searcher().search(
             query, mode=mode, alpha=alpha, fusion=fusion, k=k, filters=filters, tenant=tenant, min_score=min_score
