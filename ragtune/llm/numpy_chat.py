@@ -19,7 +19,9 @@ import threading
 from collections.abc import Iterator
 from functools import lru_cache
 from pathlib import Path
+from typing import Any
 
+from ragtune.errors import RagtuneError
 from ragtune.llm import loader
 from ragtune.llm.chat_template import ChatTemplate
 from ragtune.llm.numpy_decoder import Decoding, NumpyDecoder
@@ -150,11 +152,44 @@ def numpy_chat(spec: str, adapter_path: str | None = None) -> NumpyChat | None:
             return None
 
 
+@lru_cache(maxsize=4)
+def _fast_tokenizer(folder: str) -> tuple[Any, ChatTemplate | None]:
+    from tokenizers import Tokenizer
+
+    try:
+        template: ChatTemplate | None = ChatTemplate(folder)
+    except ValueError:
+        template = None
+    return Tokenizer.from_file(str(Path(folder) / "tokenizer.json")), template
+
+
+def fast_tokenizer(spec: str | None) -> tuple[Any, ChatTemplate | None] | None:
+    """``spec``'s ``tokenizers`` tokenizer and chat template, read without transformers; ``None`` when not on disk.
+
+    Counting tokens for a local model then costs no transformers import. Only a built cache or a
+    model folder qualifies: nothing is converted or downloaded here.
+    """
+    try:
+        source = loader.resolve_source(spec)
+        if source.is_gguf and loader.is_warm(spec):
+            folder = loader.cache_dir(spec)
+        elif source.kind == "folder":
+            folder = Path(source.location)
+        else:
+            return None
+    except RagtuneError:
+        return None
+    if not (folder / "tokenizer.json").is_file():
+        return None
+    return _fast_tokenizer(str(folder))
+
+
 def clear() -> None:
     """Forget the loaded numpy models (the merged-adapter cache on disk stays)."""
     with _lock:
         _chat.cache_clear()
+        _fast_tokenizer.cache_clear()
         _said.clear()
 
 
-__all__ = ["ENGINE_ENV", "THREADS_ENV", "NumpyChat", "clear", "model_folder", "numpy_chat"]
+__all__ = ["ENGINE_ENV", "THREADS_ENV", "NumpyChat", "clear", "fast_tokenizer", "model_folder", "numpy_chat"]
