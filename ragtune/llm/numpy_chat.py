@@ -32,6 +32,8 @@ log = logging.getLogger(__name__)
 ENGINE_ENV = "RAGTUNE_LOCAL_ENGINE"
 """``auto`` (default: numpy where it can run), ``numpy`` or ``transformers``."""
 THREADS_ENV = "RAGTUNE_NUM_THREADS"
+WEIGHTS_ENV = "RAGTUNE_LOCAL_WEIGHTS"
+"""``float32`` (default) or ``int8``: per-channel int8 weights, for measuring their quality (see README)."""
 _lock = threading.Lock()
 _said: set[str] = set()
 
@@ -41,6 +43,8 @@ class NumpyChat:
 
     def __init__(self, folder: Path, overrides: tuple[Path, ...] = ()) -> None:
         self.decoder = NumpyDecoder(folder, overrides)
+        if os.environ.get(WEIGHTS_ENV, "float32").strip().lower() == "int8":
+            self.decoder.quantize_int8()
         self.template = ChatTemplate(folder)
         wanted = os.environ.get(THREADS_ENV)
         # one BLAS thread by default: a matrix-vector product per token is memory-bound, and
@@ -192,4 +196,13 @@ def clear() -> None:
         _said.clear()
 
 
-__all__ = ["ENGINE_ENV", "THREADS_ENV", "NumpyChat", "clear", "fast_tokenizer", "model_folder", "numpy_chat"]
+__all__ = [
+    "ENGINE_ENV",
+    "THREADS_ENV",
+    "WEIGHTS_ENV",
+    "NumpyChat",
+    "clear",
+    "fast_tokenizer",
+    "model_folder",
+    "numpy_chat",
+]

@@ -75,6 +75,26 @@ class NumpyDecoder(NumpyLlama):
         self.max_positions = int(config.get("max_position_embeddings") or 2048)
         self.inv_freq32 = self.inv_freq.astype(np.float32)
 
+    def quantize_int8(self) -> None:
+        """Round every weight matrix to int8 with one scale per output channel (kept de-quantized in memory).
+
+        For measuring what int8 weights cost in answer quality (``RAGTUNE_LOCAL_WEIGHTS=int8``):
+        numpy has no int8 matrix-vector product, so this does not make decoding faster here.
+        """
+
+        def rounded(matrix: np.ndarray) -> np.ndarray:
+            scale = np.abs(matrix).max(axis=1, keepdims=True) / 127.0
+            scale[scale == 0] = 1.0
+            return (np.clip(np.rint(matrix / scale), -127, 127) * scale).astype(np.float32)
+
+        tied = self.head is self.embed or np.shares_memory(self.head, self.embed)
+        self.embed = rounded(self.embed)
+        self.head = self.embed if tied else rounded(self.head)
+        for layer in self.layers:
+            for name, tensor in list(layer.items()):
+                if name.endswith(".weight") and tensor.ndim == 2:
+                    layer[name] = rounded(tensor)
+
     def _rope(self, start: int, stop: int) -> tuple[np.ndarray, np.ndarray]:
         # float32 throughout, as transformers' rotary embedding computes it
         freqs = np.arange(start, stop, dtype=np.float32)[:, None] * self.inv_freq32[None, :]
