@@ -14,6 +14,7 @@ Rows (every ratio compares two numbers from this run, on this machine):
 
     python benchmarks/generation_speed.py --before /work/main
     python benchmarks/generation_speed.py --before /work/main --compare
+    python benchmarks/generation_speed.py --int8 --tokens 48
 """
 
 from __future__ import annotations
@@ -159,6 +160,45 @@ def whole_process(runs: int, before: Path | None) -> list[list[object]]:
         shutil.rmtree(store, ignore_errors=True)
 
 
+GREEDY_SET = (
+    "What is the capital of France?",
+    "Write a haiku about autumn.",
+    "Explain what a vector database is in two sentences.",
+    "List three uses of a hammer.",
+    "Who wrote Romeo and Juliet?",
+)
+"""The fixed greedy set of ``tests/test_numpy_generation.py``."""
+
+
+def int8_rows(tokens: int) -> list[list[object]]:
+    """Per-channel int8 weights against float32 on :data:`GREEDY_SET`: identical answers, shared prefix, speed."""
+    from ragtune.llm import loader
+    from ragtune.llm.numpy_chat import NumpyChat
+    from ragtune.llm.numpy_decoder import Decoding
+
+    chat = NumpyChat(loader.cache_dir())
+    prompts = [chat.prompt_ids([{"role": "user", "content": p}]) for p in GREEDY_SET]
+    decoding = Decoding(max_new_tokens=tokens, repetition_penalty=1.05)
+    outputs, rates = {}, {}
+    for name in ("float32", "int8"):
+        if name == "int8":
+            chat.decoder.quantize_int8()
+        made, start = [], time.perf_counter()
+        with chat._blas_threads():
+            for ids in prompts:
+                made.append(list(chat.decoder.generate(ids, decoding)))
+        outputs[name], rates[name] = made, sum(map(len, made)) / (time.perf_counter() - start)
+    same = sum(a == b for a, b in zip(outputs["float32"], outputs["int8"], strict=True))
+    prefix = []
+    for a, b in zip(outputs["float32"], outputs["int8"], strict=True):
+        k = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+        prefix.append(k / max(len(a), 1))
+    return [
+        ["float32", f"{len(GREEDY_SET)} of {len(GREEDY_SET)}", 1.0, rates["float32"]],
+        ["int8 per channel", f"{same} of {len(GREEDY_SET)}", statistics.mean(prefix), rates["int8"]],
+    ]
+
+
 def compare_wall(pythonpath: Path) -> float:
     """Wall seconds of ``ragtune compare`` on examples/compare (fresh store and output folder)."""
     work = Path(tempfile.mkdtemp(prefix="genspeed-compare-"))
@@ -179,9 +219,22 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=3, help="fresh processes per whole-process row (median)")
     parser.add_argument("--before", type=Path, help="a checkout of the baseline (e.g. /work/main) for 'before' rows")
     parser.add_argument("--compare", action="store_true", help="also time `ragtune compare` on examples/compare")
+    parser.add_argument("--int8", action="store_true", help="only: int8 against float32 on the fixed greedy set")
     args = parser.parse_args()
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     print(f"machine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at start")
+    if args.int8:
+        print_table(
+            f"int8 against float32 weights, greedy, {args.tokens} tokens, {len(GREEDY_SET)} prompts",
+            [
+                "weights",
+                "answers identical to float32",
+                "mean share of the answer before the first difference",
+                "tokens/s (generated, whole run)",
+            ],
+            int8_rows(args.tokens),
+        )
+        return
     rows = decode_rates(args.tokens)
     print_table(
         f"Decode speed after the first token ({args.tokens} tokens x {len(PROMPTS)} prompts)",
