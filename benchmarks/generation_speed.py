@@ -235,16 +235,17 @@ def main() -> None:
             int8_rows(args.tokens),
         )
         return
+    # whole processes first: a child's peak RSS counts its parent's at fork, so this process stays small
+    print_table(
+        "Whole process, warm model cache (median of runs)",
+        ["command", "wall s", "peak RSS MiB", "/ transformers script"],
+        whole_process(args.runs, args.before),
+    )
     rows = decode_rates(args.tokens)
     print_table(
         f"Decode speed after the first token ({args.tokens} tokens x {len(PROMPTS)} prompts)",
         ["engine", "first token ms (median)", "tokens/s", "numpy / this"],
         rows,
-    )
-    print_table(
-        "Whole process, warm model cache (median of runs)",
-        ["command", "wall s", "peak RSS MiB", "/ transformers script"],
-        whole_process(args.runs, args.before),
     )
     if args.compare:
         after = compare_wall(REPO)
