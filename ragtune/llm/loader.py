@@ -463,7 +463,10 @@ def is_loaded(spec: str | None = None) -> bool:
 
 
 def clear_loaded_models() -> None:
-    """Forget the models loaded in this process (the disk cache stays)."""
+    """Forget the models loaded in this process, numpy engines included (the disk cache stays)."""
+    from ragtune.llm import numpy_chat
+
+    numpy_chat.clear()
     with _load_lock:
         _adapted.cache_clear()
         _base.cache_clear()

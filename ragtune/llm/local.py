@@ -18,7 +18,7 @@ import contextvars
 import json
 import logging
 import threading
-from collections.abc import AsyncIterator, Generator, Iterator
+from collections.abc import AsyncIterator, Callable, Generator, Iterator
 from dataclasses import dataclass
 from typing import Any, Literal, cast
 
@@ -49,6 +49,8 @@ from ragtune.llm.loader import (
     load_local_tokenizer,
     normalize_spec,
 )
+from ragtune.llm.numpy_chat import NumpyChat, numpy_chat
+from ragtune.llm.numpy_decoder import Decoding
 from ragtune.llm.registry import LOCAL_MODEL_ID
 from ragtune.llm.repetition import find_loop, suspect_start
 
@@ -80,6 +82,18 @@ class _AnswerRepetitionPenalty:
         picked = torch.gather(scores, 1, generated)
         picked = torch.where(picked < 0, picked * self.penalty, picked / self.penalty)
         return scores.scatter(1, generated, picked)
+
+
+@dataclass(frozen=True)
+class _Run:
+    """One generation under way, whichever engine runs it."""
+
+    n_in: int
+    """Prompt tokens."""
+    pieces: Iterator[str]
+    """The raw answer text as it is made."""
+    finish: Callable[[], int]
+    """Stops the engine (early, when the reader stopped) and returns the tokens it generated."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +143,9 @@ def _held_back(text: str, stops: list[str]) -> int:
 class LocalChatModel(BaseChatModel):
     """LangChain chat model over a local causal LM (default SmolLM2-135M-Instruct), optionally with a LoRA adapter.
 
-    Runs without network access, on CUDA when available, else on the CPU. Greedy decoding at
+    Runs without network access. The packaged model and other Llama-family models generate in
+    numpy on the CPU (no torch import, see :mod:`ragtune.llm.numpy_chat`); other models, or
+    ``RAGTUNE_DEVICE=cuda``, run on transformers. Greedy decoding at
     ``temperature=0`` makes answers reproducible, and ``stream`` yields exactly the text
     ``invoke`` returns. Usage (input and output tokens) is reported on the message's
     ``usage_metadata``; ``finish_reason`` is ``stop``, ``length`` or ``loop`` (a repeated
@@ -188,7 +204,7 @@ class LocalChatModel(BaseChatModel):
         params["ls_model_name"] = self.model_name
         return params
 
-    def _decoding(self, temperature: float, kwargs: dict[str, Any]) -> dict[str, Any]:
+    def _transformers_decoding(self, temperature: float, kwargs: dict[str, Any]) -> dict[str, Any]:
         decoding: dict[str, Any] = (
             {"do_sample": True, "temperature": temperature, "top_p": self.top_p}
             if temperature > 0
@@ -202,19 +218,87 @@ class LocalChatModel(BaseChatModel):
     def _pieces(
         self, messages: list[BaseMessage], stop: list[str] | None, **kwargs: Any
     ) -> Iterator[str | GenerationEnd]:
-        """Yield text pieces, then one :class:`GenerationEnd` (the one implementation of invoke and stream)."""
+        """Yield text pieces, then one :class:`GenerationEnd` (the one implementation of invoke and stream).
+
+        The engine (numpy, or transformers for what numpy does not implement, see
+        :mod:`ragtune.llm.numpy_chat`) produces the raw text; stop sequences and loops are cut here.
+        """
+        conversation = [dict(zip(("role", "content"), _message_role_and_text(m), strict=True)) for m in messages]
+        max_new = int(kwargs.get("max_new_tokens", self.max_new_tokens))
+        stop_loops = bool(kwargs.get("stop_loops", self.stop_loops))
+        stops = [s for s in (stop or []) if s]
+        engine = numpy_chat(self.model_name, self.adapter_path)
+        run = self._numpy_run(engine, conversation, kwargs) if engine else self._transformers_run(conversation, kwargs)
+        text, emitted = "", 0
+        reason: Literal["stop", "length", "loop"] | None = None
+        try:
+            for piece in run.pieces:
+                text += piece
+                hits = [i for i in (text.find(s, max(0, emitted - len(s))) for s in stops) if i >= 0]
+                if hits:
+                    text, reason = text[: max(min(hits), emitted)], "stop"
+                    break
+                loop = find_loop(text) if stop_loops else None
+                if loop is not None:
+                    log.info("Local model %s repeated a %d-character phrase; cut it", self.model_name, loop.unit)
+                    text, reason = text[: max(loop.keep, emitted)], "loop"
+                    break
+                safe = len(text) - _held_back(text, stops)
+                suspect = suspect_start(text) if stop_loops else None
+                if suspect is not None:
+                    safe = min(safe, suspect)
+                if safe > emitted:
+                    yield text[emitted:safe]
+                    emitted = safe
+            if len(text) > emitted:
+                yield text[emitted:]
+        finally:
+            n_out = run.finish()
+        if reason is None:
+            reason = "stop" if n_out < max_new else "length"
+        yield GenerationEnd(input_tokens=run.n_in, output_tokens=n_out, finish_reason=reason)
+
+    def _decoding(self, kwargs: dict[str, Any]) -> Decoding:
+        temperature = float(kwargs.get("temperature", self.temperature))
+        return Decoding(
+            max_new_tokens=int(kwargs.get("max_new_tokens", self.max_new_tokens)),
+            temperature=temperature,
+            top_p=self.top_p,
+            repetition_penalty=float(kwargs.get("repetition_penalty", self.repetition_penalty)),
+            no_repeat_ngram_size=int(kwargs.get("no_repeat_ngram_size", self.no_repeat_ngram_size)),
+            seed=self.seed if temperature > 0 else None,
+        )
+
+    def _numpy_run(self, engine: NumpyChat, conversation: list[dict[str, str]], kwargs: dict[str, Any]) -> _Run:
+        prompt = engine.prompt_ids(conversation)
+        made: list[int] = []
+        pieces = engine.pieces(prompt, self._decoding(kwargs), made)
+        name = self.model_name
+
+        def checked() -> Generator[str, None, None]:
+            try:
+                yield from pieces
+            except (ValueError, FloatingPointError, MemoryError) as exc:
+                raise ModelError(f"Local model {name} failed to generate: {exc}") from exc
+
+        stream = checked()
+
+        def finish() -> int:
+            stream.close()  # stops the decoder when the reader stopped early
+            return len(made)
+
+        return _Run(n_in=len(prompt), pieces=stream, finish=finish)
+
+    def _transformers_run(self, conversation: list[dict[str, str]], kwargs: dict[str, Any]) -> _Run:
         import torch
         from transformers import LogitsProcessorList, StoppingCriteria, StoppingCriteriaList, TextIteratorStreamer
 
         model, tokenizer = load_local_model(self.adapter_path, model=self.model_name)
-        conversation = [dict(zip(("role", "content"), _message_role_and_text(m), strict=True)) for m in messages]
         prompt = tokenizer.apply_chat_template(conversation, tokenize=False, add_generation_prompt=True)
         inputs = tokenizer(prompt, return_tensors="pt", add_special_tokens=False).to(model.device)
         n_in = int(inputs["input_ids"].shape[1])
         max_new = int(kwargs.get("max_new_tokens", self.max_new_tokens))
         temperature = float(kwargs.get("temperature", self.temperature))
-        stop_loops = bool(kwargs.get("stop_loops", self.stop_loops))
-        stops = [s for s in (stop or []) if s]
         cancel = threading.Event()
 
         class _Cancelled(StoppingCriteria):
@@ -224,7 +308,7 @@ class LocalChatModel(BaseChatModel):
                 return torch.full((input_ids.shape[0],), cancel.is_set(), dtype=torch.bool, device=input_ids.device)
 
         streamer = TextIteratorStreamer(tokenizer, skip_prompt=True, skip_special_tokens=True)
-        decoding = self._decoding(temperature, kwargs)
+        decoding = self._transformers_decoding(temperature, kwargs)
         penalty = float(kwargs.get("repetition_penalty", self.repetition_penalty))
         processors = LogitsProcessorList([_AnswerRepetitionPenalty(penalty, n_in)] if penalty != 1.0 else [])
         result: dict[str, Any] = {}
@@ -250,39 +334,17 @@ class LocalChatModel(BaseChatModel):
 
         thread = threading.Thread(target=contextvars.copy_context().run, args=(run,), name="ragtune-local-generate")
         thread.start()
-        text, emitted = "", 0
-        reason: Literal["stop", "length", "loop"] | None = None
-        try:
-            for piece in streamer:
-                text += piece
-                hits = [i for i in (text.find(s, max(0, emitted - len(s))) for s in stops) if i >= 0]
-                if hits:
-                    text, reason = text[: max(min(hits), emitted)], "stop"
-                    break
-                loop = find_loop(text) if stop_loops else None
-                if loop is not None:
-                    log.info("Local model %s repeated a %d-character phrase; cut it", self.model_name, loop.unit)
-                    text, reason = text[: max(loop.keep, emitted)], "loop"
-                    break
-                safe = len(text) - _held_back(text, stops)
-                suspect = suspect_start(text) if stop_loops else None
-                if suspect is not None:
-                    safe = min(safe, suspect)
-                if safe > emitted:
-                    yield text[emitted:safe]
-                    emitted = safe
-            if len(text) > emitted:
-                yield text[emitted:]
-        finally:
+        name = self.model_name
+
+        def finish() -> int:
             cancel.set()
             thread.join()
-        if "error" in result:
-            msg = f"Local model {self.model_name} failed to generate: {result['error']}"
-            raise ModelError(msg) from result["error"]
-        n_out = int(result.get("n_out", 0))
-        if reason is None:
-            reason = "stop" if n_out < max_new else "length"
-        yield GenerationEnd(input_tokens=n_in, output_tokens=n_out, finish_reason=reason)
+            if "error" in result:
+                msg = f"Local model {name} failed to generate: {result['error']}"
+                raise ModelError(msg) from result["error"]
+            return int(result.get("n_out", 0))
+
+        return _Run(n_in=n_in, pieces=iter(streamer), finish=finish)
 
     def _response_metadata(self, final: GenerationEnd) -> dict[str, Any]:
         return {"model_name": self.model_name, "model_provider": "local", "finish_reason": final.finish_reason}

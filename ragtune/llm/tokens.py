@@ -115,10 +115,14 @@ def token_counter(model_id: str, provider: str = "openai") -> Callable[[str], in
         return count_openai
     if provider == "local":
         from ragtune.llm.loader import load_local_tokenizer
+        from ragtune.llm.numpy_chat import fast_tokenizer
 
         def count_local(text: str) -> int:
             # loaded on the first count (cached per process): a chain that never prompts the model,
-            # such as extractive answers, never imports transformers
+            # such as extractive answers, never imports transformers; a model on disk never needs it
+            fast = fast_tokenizer(model_id)
+            if fast is not None:
+                return len(fast[0].encode(text, add_special_tokens=False).ids)
             tokenizer = load_local_tokenizer(model_id)
             return len(tokenizer(text, add_special_tokens=False)["input_ids"])
 
@@ -136,7 +140,12 @@ def count_chat_tokens(messages: Iterable[Mapping[str, Any]], model_id: str, prov
     msgs = [dict(m) for m in messages]
     if provider == "local":
         from ragtune.llm.loader import load_local_tokenizer
+        from ragtune.llm.numpy_chat import fast_tokenizer
 
+        fast = fast_tokenizer(model_id)
+        if fast is not None and fast[1] is not None:
+            prompt = fast[1].render(msgs, add_generation_prompt=False)
+            return len(fast[0].encode(prompt, add_special_tokens=False).ids)
         tokenizer = load_local_tokenizer(model_id)
         text = tokenizer.apply_chat_template(msgs, tokenize=False)
         return len(tokenizer(text, add_special_tokens=False)["input_ids"])
