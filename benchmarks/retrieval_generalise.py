@@ -225,6 +225,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("/tmp/ragtune-generalise"), help="stores and cached lists")
     parser.add_argument("--squad-questions", type=int, default=1000)
+    parser.add_argument("--scifact-queries", type=int, default=None, help="a random sample of the 809 claims")
     parser.add_argument("--rerank", type=int, default=0, help="queries per set to re-rank with SmolLM2 (slow)")
     parser.add_argument("--scifact-docs", type=int, default=None,
                         help="corpus: the first N abstracts plus every relevant one (default: all 5,183)")  # fmt: skip
@@ -232,7 +233,11 @@ def main() -> None:
     args = parser.parse_args()
     require_shared_data()
     args.work.mkdir(parents=True, exist_ok=True)
-    candidates = (scifact_train(args.work, args.scifact_docs), squad_dev(args.work, args.squad_questions))
+    scifact = scifact_train(args.work, args.scifact_docs)
+    if args.scifact_queries is not None:
+        keep = random.Random(0).sample(sorted(scifact.queries), min(args.scifact_queries, len(scifact.queries)))
+        scifact = RetrievalSet(scifact.name, scifact.corpus, {q: scifact.queries[q] for q in keep}, scifact.qrels)
+    candidates = (scifact, squad_dev(args.work, args.squad_questions))
     sets = [d for d in candidates if d.name.split("-")[0] in args.sets]
     default = f"first | hybrid {Fusion.RELATIVE_SCORE.value} {DEFAULT_ALPHA}"
     scores: dict[str, dict[str, list[float]]] = {}  # set -> "variant | setting" -> per-query nDCG@10

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
 from ragtune.routing import RouteSet, load_labelled
@@ -27,13 +26,11 @@ def test_held_out_routing_set_shares_no_query_with_the_sets_that_chose_the_route
     assert len({_key(q.query) for q in held_out}) == len(held_out)
 
 
-def test_packaged_routes_keep_their_original_examples_first() -> None:
-    """The benchmark's "original examples only" rows take each route's first examples."""
-    data = json.loads((Path(__file__).resolve().parent.parent / "ragtune/routing/default_routes.json").read_text())
-    first = {name: route["examples"][0] for name, route in data["routes"].items()}
-    assert first == {
-        "rag": "What does the handbook say about the refund window?",
-        "finetuned": "Rewrite this message in our support tone.",
-        "hybrid": "Explain our refund policy to a customer in our support tone.",
-        "direct": "Hello, how are you?",
-    }
+def test_paraphrased_routes_keep_the_packaged_examples_first() -> None:
+    """The benchmark splits the paraphrased routes file into the packaged examples and their rewordings."""
+    paraphrased = RouteSet.from_file(DATA / "routing_paraphrased_routes.json")
+    for route in RouteSet.default():
+        examples = paraphrased[route.name].examples
+        assert examples[: len(route.examples)] == route.examples
+        assert len(examples) == 3 * len(route.examples)  # two rewordings of each
+        assert not {_key(e) for e in examples[len(route.examples) :]} & {_key(e) for e in route.examples}
