@@ -61,7 +61,7 @@ POOL = 100
 Ranked = list[tuple[str, float]]
 
 
-def ingest(data: RetrievalSet, work: Path) -> dict[str, Path]:
+def ingest(data: RetrievalSet, work: Path, variants: list[str]) -> dict[str, Path]:
     """The data set's stores, one per chunk variant (ingested once; the cache is shared)."""
     from ragtune.chunking.options import ChunkingOptions
     from ragtune.config import Settings
@@ -71,6 +71,8 @@ def ingest(data: RetrievalSet, work: Path) -> dict[str, Path]:
 
     stores = {}
     for variant, every in VARIANTS.items():
+        if variant not in variants:
+            continue
         store = work / f"{data.name}-{variant}"
         first = work / f"{data.name}-first"
         if variant != "first" and not store.exists():
@@ -225,6 +227,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--work", type=Path, default=Path("/tmp/ragtune-generalise"), help="stores and cached lists")
     parser.add_argument("--squad-questions", type=int, default=1000)
+    parser.add_argument("--variants", nargs="*", default=list(VARIANTS), help="chunk variants to ingest")
     parser.add_argument("--scifact-queries", type=int, default=None, help="a random sample of the 809 claims")
     parser.add_argument("--rerank", type=int, default=0, help="queries per set to re-rank with SmolLM2 (slow)")
     parser.add_argument("--scifact-docs", type=int, default=None,
@@ -248,13 +251,16 @@ def main() -> None:
 
     embedder = make_embedder(Settings())
     for data in sets:
-        cached = args.work / f"scores-{data.name}-{len(data.queries)}-rerank{args.rerank}.json"
-        if cached.is_file():  # a finished data set is not searched again
-            done = json.loads(cached.read_text())
+        cached = (
+            args.work / f"scores-{data.name}-{len(data.queries)}-{'-'.join(args.variants)}-rerank{args.rerank}.json"
+        )
+        earlier = sorted(args.work.glob(f"scores-{data.name}-{len(data.queries)}-*-rerank{args.rerank}.json"))
+        if earlier:  # a finished data set is not searched again (whichever variants it had)
+            done = json.loads(earlier[0].read_text())
             scores[data.name], reranked = done["scores"], reranked + done["reranked"]
             latency.update(done["latency"])
             continue
-        stores = ingest(data, args.work)
+        stores = ingest(data, args.work, args.variants)
         qids = list(data.queries)
         vectors = dict(zip(qids, embedder.embed_queries([data.queries[q] for q in qids]), strict=True))
         feedback = Feedback(data.corpus)
@@ -279,7 +285,7 @@ def main() -> None:
 
 def report(scores: dict[str, dict[str, list[float]]], latency: dict[str, dict[str, float]], default: str) -> None:
     """Cross-validated choice, per-setting means and paired effects against the default."""
-    names = list(next(iter(scores.values())))
+    names = [n for n in next(iter(scores.values())) if all(n in table for table in scores.values())]
     folds = {s: [i % FOLDS for i in random.Random(7).sample(range(len(v[default])), len(v[default]))]
              for s, v in scores.items()}  # fmt: skip
     cv: dict[str, list[float]] = {s: [0.0] * len(scores[s][default]) for s in scores}
@@ -310,7 +316,7 @@ def report(scores: dict[str, dict[str, list[float]]], latency: dict[str, dict[st
         for v in VARIANTS
         for p in ("", *(f" + prf{d}x{t}" for d, t in PRF))
     ]
-    shown = list(dict.fromkeys(shown))
+    shown = [n for n in dict.fromkeys(shown) if n in names]
     for name in shown:
         row = [name]
         for table in scores.values():
