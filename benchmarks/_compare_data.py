@@ -20,6 +20,7 @@ import gzip
 import json
 import os
 import re
+import resource
 import subprocess
 import sys
 import time
@@ -203,13 +204,18 @@ def run_compare(
     command += list(extra)
     env = {**os.environ, "HF_HUB_OFFLINE": "1", "TRANSFORMERS_OFFLINE": "1", "TOKENIZERS_PARALLELISM": "false"}
     print("$ " + " ".join(command), file=sys.stderr, flush=True)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), resource.getrusage(resource.RUSAGE_CHILDREN)
     done = subprocess.run(command, env=env, check=False, stdout=subprocess.PIPE, text=True)
     seconds = time.perf_counter() - started
+    after = resource.getrusage(resource.RUSAGE_CHILDREN)
+    cpu_seconds = after.ru_utime + after.ru_stime - cpu.ru_utime - cpu.ru_stime
+    print(f"ragtune compare: {seconds:.0f} s wall, {cpu_seconds:.0f} s CPU (user + system)", file=sys.stderr)
     if done.returncode != 0:
         raise SystemExit(f"ragtune compare failed with exit code {done.returncode}: {done.stdout[-2000:]}")
     print(done.stdout, file=sys.stderr)
-    return json.loads((out / "results.json").read_text(encoding="utf-8")), seconds, command
+    results = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    results["_benchmark"] = {"wall_seconds": round(seconds, 1), "cpu_seconds": round(cpu_seconds, 1)}
+    return results, seconds, command
 
 
 # -- reading results.json ------------------------------------------------------------------------
@@ -220,23 +226,25 @@ def arms(results: dict[str, Any]) -> list[str]:
 
 
 def question_values(results: dict[str, Any], arm: str, measure: str) -> list[float | None]:
-    """Per-question values of one arm: a quality field (``correct``, ``token_f1``) or ``compliance``
-    (every rule of the line's ``expect`` met) or ``rule:<name>`` (one rule met)."""
+    """Per-question values of one arm: a quality field (``correct``, ``token_f1``), ``compliance``
+    (every rule of the line's ``expect`` met) or ``rule:<name>`` (that rule met); ``None`` where not judged."""
     values: list[float | None] = []
     for question in results[arm].get("questions", []):
-        if measure in ("compliance",) or measure.startswith("rule:"):
-            behaviour = question.get("behaviour")
-            if behaviour is None:
-                values.append(None)
-            elif measure == "compliance":
-                values.append(float(behaviour["compliant"]))
-            else:
-                met = behaviour.get("rules", {}).get(measure[5:])
-                values.append(None if met is None else float(met))
+        if measure == "compliance":
+            value = question.get("compliant")
+        elif measure.startswith("rule:"):
+            value = (question.get("behaviour") or {}).get(measure[5:])
         else:
             value = question.get(measure)
-            values.append(None if value is None else float(value))
+        values.append(None if value is None else float(value))
     return values
+
+
+def replaced_share(results: dict[str, Any], arm: str) -> str:
+    """How many answers had a JSON value replaced by the verified extractive one (``replaced_values``)."""
+    questions = results[arm].get("questions", [])
+    replaced = sum(1 for q in questions if q.get("replaced_values"))
+    return f"{replaced} of {len(questions)}"
 
 
 def _cell(value: Interval, fmt: str = "{:.2f}") -> str:
@@ -249,7 +257,7 @@ def arm_rows(
     """The per-arm table: quality and behaviour with 95% intervals, latency, cost, training."""
     header = ["arm", "correct", "token F1"]
     if behaviour:
-        header += ["compliance", *(f"rule `{r}`" for r in rules)]
+        header += ["compliance", *(f"rule `{r}`" for r in rules), "answers with a value replaced"]
     header += ["p50 / p95 latency", "projected $ / 1k queries", "training (local wall time; projected $)"]
     finetune = (results.get("setup") or {}).get("finetune") or {}
     rows = []
@@ -261,6 +269,7 @@ def arm_rows(
         if behaviour:
             row.append(_cell(interval(question_values(results, arm, "compliance"))))
             row += [_cell(interval(question_values(results, arm, f"rule:{r}"))) for r in rules]
+            row.append(replaced_share(results, arm))
         latency = result["latency"]
         row.append(f"{latency['p50_ms'] / 1000:.2f} s / {latency['p95_ms'] / 1000:.2f} s")
         cost = result["cost"]
@@ -270,8 +279,9 @@ def arm_rows(
             row.append("none")
         else:
             training = cost.get("training_usd")
+            seconds = cost.get("training_seconds") or finetune.get("seconds") or float("nan")
             row.append(
-                f"{finetune.get('seconds', float('nan')):.0f} s on {finetune.get('examples', '?')} examples; "
+                f"{seconds:.0f} s on {finetune.get('examples', '?')} examples; "
                 + (f"${training:.4f}" if training is not None else "n/a")
             )
         rows.append(row)
@@ -301,7 +311,8 @@ def recommendation_lines(results: dict[str, Any]) -> list[str]:
     """The recommendation's summary, behaviour verdict and break-even as ragtune wrote them."""
     rec = results.get("recommendation") or {}
     lines = [f"recommendation: {rec.get('overall')}", f"summary: {rec.get('summary', '')}"]
-    for key in ("behaviour", "break_even"):
+    lines += [f"- {statement}" for statement in rec.get("statements") or []]
+    for key in ("behaviour", "break_even", "failures"):
         if key in rec:
             lines.append(f"{key}: {json.dumps(rec[key], ensure_ascii=False)}")
     return lines
@@ -330,6 +341,10 @@ def print_report(
     print()
     for line in recommendation_lines(results):
         print(line)
+    for arm in arms(results):
+        examples = [q for q in results[arm].get("questions", [])][:3]
+        for q in examples:
+            print(f"  {arm}: {q.get('question')!r} -> {q.get('answer')!r} (reference {q.get('reference')!r})")
 
 
 def setup_line(results: dict[str, Any], seconds: float) -> str:
@@ -339,5 +354,6 @@ def setup_line(results: dict[str, Any], seconds: float) -> str:
         f"{setup.get('questions')} questions, {setup.get('documents')} documents ({setup.get('chunks')} chunks), "
         f"k={setup.get('k')}; fine-tuning: {finetune.get('examples')} examples, "
         f"{finetune.get('excluded_eval_overlap')} excluded as evaluation questions, "
-        f"{finetune.get('seconds')} s; whole run {seconds:.0f} s (compare's own figure {setup.get('seconds')} s)"
+        f"{finetune.get('seconds')} s; whole run {seconds:.0f} s wall, "
+        f"{(results.get('_benchmark') or {}).get('cpu_seconds')} s CPU (compare's own figure {setup.get('seconds')} s)"
     )
