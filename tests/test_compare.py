@@ -286,3 +286,63 @@ def test_compare_scores_behaviour_per_arm(tmp_path: Path) -> None:
     assert set(data["hybrid"]["behaviour"]) >= {"compliance", "rules", "n", "intervals"}
     assert set(data["hybrid"]["behaviour"]["intervals"]["compliance"]) >= {"value", "ci_low", "ci_high"}
     assert "behaviour" in data["recommendation"] and "break_even" in data["recommendation"]
+
+
+@pytest.mark.slow
+def test_compare_cli_with_expect_end_to_end(tmp_path: Path) -> None:
+    """The real arms under a JSON requirement, shrunk: 2 documents, 3 questions, one epoch; one bad line skipped."""
+    heldout = REPO / "scripts" / "compare_heldout"
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("plans.md", "support.md"):
+        shutil.copy(heldout / "corpus" / name, corpus / name)
+    rows = [json.loads(line) for line in (heldout / "eval.jsonl").read_text(encoding="utf-8").splitlines()]
+    kept = [r for r in rows if r["sources"][0] in ("plans.md", "support.md")][:3]
+    bad = {"question": "Who founded Quillpost?", "answer": "x", "expect": {"format": "json", "shema": {}}}
+    eval_file = tmp_path / "eval.jsonl"
+    eval_file.write_text("\n".join(json.dumps(r) for r in [kept[0], bad, *kept[1:]]) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        [
+            "compare",
+            str(corpus),
+            "--eval",
+            str(eval_file),
+            "--expect",
+            str(heldout / "expect.json"),
+            "--out",
+            str(out),
+            "--store",
+            str(tmp_path / "store"),
+            "--epochs",
+            "1",
+            "--updates-per-month",
+            "2",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    assert "line 2, key 'shema'" in result.output and "1 line(s)" in result.output
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert data["setup"]["questions"] == 3 and data["setup"]["eval_errors"][0]["key"] == "shema"
+    assert data["setup"]["updates_per_month"] == 2
+    training = data["setup"]["finetune"]
+    assert training["trained"] is True and training["examples"] > 0
+    assert training["excluded_eval_overlap"] >= 0 and training["details"]["with_context"] > 0
+    for name in ("rag", "finetuned", "hybrid"):
+        behaviour = data[name]["behaviour"]
+        assert behaviour["n"] == 3 and set(behaviour["rules"]) == {"format"}
+        ci = behaviour["intervals"]["compliance"]
+        assert ci["ci_low"] <= behaviour["compliance"] == ci["value"] <= ci["ci_high"]
+        for q in data[name]["questions"]:
+            assert q["compliant"] == q["behaviour"]["format"]
+    assert data["finetuned"]["cost"]["training_seconds"] > 0 and data["finetuned"]["cost"]["training_usd"] > 0
+    recommendation = data["recommendation"]
+    assert recommendation["overall"] in ("rag", "finetuned", "hybrid")
+    assert recommendation["behaviour"]["axis"] == "behaviour"
+    assert recommendation["break_even"]["updates_per_month"] == 2
+    assert set(recommendation["failures"]) == {"rag", "finetuned", "hybrid"}
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "Knowledge: correct" in markdown and "Behaviour: meets every requirement" in markdown
+    assert "![Knowledge vs behaviour](axes.png)" in markdown and (out / "axes.png").is_file()
+    assert "Behaviour: meets every requirement" in (out / "report.html").read_text(encoding="utf-8")

@@ -245,7 +245,10 @@ def test_recommendation_is_derived_from_numbers() -> None:
     # knowledge gates the pick: finetuned is behind beyond the noise; hybrid ties rag, so it is not recommended
     assert rec.overall == "rag"
     assert rec.failures == {"rag": ["latency"], "finetuned": ["knowledge", "update cost"], "hybrid": ["latency"]}
-    assert rec.summary.startswith("Recommended: rag: no other arm is ahead of it beyond the noise on knowledge.")
+    assert rec.summary.startswith(
+        "Recommended: rag. rag and hybrid tie within the noise on knowledge; the tie goes to the cheaper and simpler "
+        "arm (rag; projected cost per 1,000 queries: rag $0.1000, hybrid $0.2000)."
+    )
     assert "hybrid is not recommended: it does not beat rag beyond the noise on knowledge." in rec.summary
     assert "rag - finetuned, share correct: +42% (95% paired CI +17% to +67%, n=12): beyond the noise." in rec.summary
     assert "rag - hybrid, share correct: +0%" in rec.summary and "within the noise" in rec.summary
@@ -258,8 +261,8 @@ def test_recommendation_follows_the_numbers() -> None:
     rec = recommend(good)
     assert rec.overall == "finetuned"
     assert (
-        "finetuned and rag tie within the noise on knowledge; the tie goes to the cheaper and simpler arm "
-        "(finetuned; projected cost per 1,000 queries: finetuned $0.0300, rag $0.1000)"
+        "finetuned, rag and hybrid tie within the noise on knowledge; the tie goes to the cheaper and simpler "
+        "arm (finetuned; projected cost per 1,000 queries: finetuned $0.0300, rag $0.1000, hybrid $0.2000)"
     ) in rec.summary
     # A slow, costly fine-tuned model loses every axis it won before.
     bad = _results()

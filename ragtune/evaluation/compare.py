@@ -119,6 +119,9 @@ class CompareConfig(BaseModel):
     """The user's own training examples (``--train``: question/answer or chat JSONL) instead of generated ones."""
     train_context: bool = True
     """Train each example also with retrieved passages (RAFT-style), so the hybrid arm has learned to read them."""
+    train_context_k: int = Field(default=2, ge=1)
+    """Passages in a training context: the answer's own and the best other hits (fewer than ``k`` keeps
+    CPU training short; the model still learns to answer from the passage that holds the answer)."""
     updates_per_month: float = Field(default=4.0, ge=0.0)
     """Updates of the facts per month, for the break-even (each one a retrain of the fine-tuned model)."""
     embedding_model: str = "text-embedding-3-small"
@@ -302,7 +305,7 @@ def _default_trainer(config: CompareConfig, expect: Expect | None = None) -> Tra
             expect=expect,
             train_file=config.train_file,
             with_context=config.train_context,
-            k=config.k,
+            k=min(config.train_context_k, config.k),
         )
 
     return train

@@ -431,6 +431,10 @@ def _hybrid_allowed(results: Mapping[str, ApproachResult], asked: list[str]) -> 
     return True, ""
 
 
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
 def _cheaper_simpler(names: list[str], results: Mapping[str, ApproachResult]) -> list[str]:
     """Cheapest projected cost per 1,000 queries first (within 5%: a tie), then the simpler arm."""
     cheapest = min((_cost(results[n]) for n in names), default=0.0)
@@ -457,16 +461,18 @@ def recommend(
     asked = _asked(results)
     failed = failures(results)
     hybrid_ok, hybrid_note = _hybrid_allowed(results, asked)
-    eligible = [n for n in results if n != "hybrid" or hybrid_ok] or list(results)
-    passing = [n for n in eligible if not any(req in failed[n] for req in asked)]
-    pool = passing or sorted(eligible, key=lambda n: sum(req in failed[n] for req in asked))[:1]
-    ordered = _cheaper_simpler(pool, results)
-    overall = ordered[0]
+    passing = [n for n in results if not any(req in failed[n] for req in asked)]
+    allowed = [n for n in passing if n != "hybrid" or hybrid_ok]
+    if not allowed:
+        eligible = [n for n in results if n != "hybrid" or hybrid_ok] or list(results)
+        allowed = sorted(eligible, key=lambda n: sum(req in failed[n] for req in asked))[:1]
+    overall = _cheaper_simpler(allowed, results)[0]
     parts = []
-    if len(ordered) > 1:
-        costs = ", ".join(f"{n} ${_cost(results[n]):.4f}" for n in ordered)
+    if len(passing) > 1:
+        tied = _cheaper_simpler(passing, results)
+        costs = ", ".join(f"{n} ${_cost(results[n]):.4f}" for n in tied)
         parts.append(
-            f"Recommended: {overall}. {' and '.join(ordered)} tie within the noise on {' and '.join(asked)}; "
+            f"Recommended: {overall}. {_and(tied)} tie within the noise on {' and '.join(asked)}; "
             f"the tie goes to the cheaper and simpler arm ({overall}; projected cost per 1,000 queries: {costs})."
         )
     elif passing:
