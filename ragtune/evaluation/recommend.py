@@ -1,17 +1,22 @@
 """A recommendation computed from a comparison's numbers, never written in advance.
 
-Each axis names its winner (or a tie within the axis tolerance), the values
-behind it and a reason assembled from the measurements (token counts, context,
-update times). Answer quality gates the overall pick: among the approaches
-that tie for the best token F1, the one winning most other axes is
-recommended (then the fresher one); an approach that is faster or cheaper but
-answers worse is named with what it trades away.
+The pick follows the requirements the user asked for: **knowledge** (share of answers correct)
+always, and **behaviour** (share of answers meeting their ``expect``) when any line has one. An
+arm *fails* a requirement when another arm is ahead of it beyond the noise: the paired bootstrap
+interval of the per-question difference (:func:`~ragtune.evaluation.bootstrap.paired_difference`)
+lies above 0. It fails *update cost* when another arm answers more new facts after its update (or
+as many in under half the time), and *latency* when its p95 is over twice the fastest arm's.
 
-Point figures on a dozen questions are noisy (one answer moves a share by 8
-points), so the pick is checked against every other approach with a paired
-bootstrap of the per-question token F1 and correctness differences
-(:func:`~ragtune.evaluation.bootstrap.paired_difference`); the summary says
-whether each quality lead is beyond the noise or within it.
+Among the arms failing nothing asked for, a tie goes to the cheaper arm (projected cost per 1,000
+queries, within 5%) and then the simpler one (rag, then finetuned, then hybrid), and the summary
+says so. hybrid is recommended only when it beats each single arm beyond the noise on something
+asked for. Every pairwise statement carries its paired interval; inside the noise it says how many
+questions would separate the two arms, estimated from the observed per-question differences.
+The break-even weighs the fine-tuned arm's cheaper inference against its training and its
+retraining per update.
+
+The per-axis verdicts below stay as supporting detail (each names its winner or a tie within the
+axis tolerance, with the values behind it and a reason assembled from the measurements).
 
 Axes and tolerances:
 

@@ -235,7 +235,11 @@ def train_local(
     report = prepare([data_file], prepared, config, progress=_adapt(progress, "finetune: prepare"))
     data = load_training_data(prepared)
     train_config = LoraTrainConfig(
-        epochs=epochs, learning_rate=learning_rate, batch_size=4, max_length=160 + 160 * k if with_context else 160
+        epochs=epochs,
+        learning_rate=learning_rate,
+        batch_size=4,
+        max_length=160 + 160 * k if with_context else 160,
+        threads=1,  # one thread is fastest on a busy shared CPU (see LoraTrainConfig.threads)
     )
     job = LocalLoRAJob(
         data,
