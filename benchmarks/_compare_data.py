@@ -313,8 +313,11 @@ def recommendation_lines(results: dict[str, Any]) -> list[str]:
     lines = [f"recommendation: {rec.get('overall')}", f"summary: {rec.get('summary', '')}"]
     lines += [f"- {statement}" for statement in rec.get("statements") or []]
     for key in ("behaviour", "break_even", "failures"):
-        if key in rec:
-            lines.append(f"{key}: {json.dumps(rec[key], ensure_ascii=False)}")
+        value = rec.get(key)
+        if isinstance(value, dict) and ("statement" in value or "reason" in value):
+            value = value.get("statement") or value.get("reason")
+        if value is not None:
+            lines.append(f"{key}: {value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)}")
     return lines
 
 
