@@ -130,8 +130,8 @@ def read_eval(path: str | Path, expect: Expect | None = None) -> EvalFile:
             )
             out.errors.append(EvalLineError(path=str(path), line=number, key=key, message=msg))
     if not any(not item.update for item in out.items):
-        details = "".join(f"\n  {e.message}" for e in out.errors)
-        msg = f'{path}: no usable evaluation questions (lines without "update": true).{details}'
+        details = " ".join(e.message for e in out.errors[:5])
+        msg = f'{details} {path}: no usable evaluation questions (lines without "update": true) are left.'.strip()
         raise InputError(msg, path=str(path), line=out.errors[0].line if out.errors else None)
     return out
 
