@@ -322,7 +322,8 @@ def test_compare_cli_with_expect_end_to_end(tmp_path: Path) -> None:
         ],
     )
     assert result.exit_code == 0, result.output
-    assert "line 2, key 'shema'" in result.output and "1 line(s)" in result.output
+    said = " ".join(result.output.split())  # the console wraps long lines
+    assert "line 2, key 'shema'" in said and "1 line(s)" in said
     data = json.loads((out / "results.json").read_text(encoding="utf-8"))
     assert data["setup"]["questions"] == 3 and data["setup"]["eval_errors"][0]["key"] == "shema"
     assert data["setup"]["updates_per_month"] == 2
