@@ -325,7 +325,8 @@ def compare_statement(a: str, b: str, results: Mapping[str, ApproachResult], req
     needed = questions_needed(results[a], results[b], measure)
     if needed is None:
         return f"{shown}: within the noise; no difference was observed, so more questions would not separate them."
-    more = max(needed - diff.n, 1)
+    needed = max(needed, diff.n + 1)  # the bootstrap says these n do not suffice, whatever the normal estimate
+    more = needed - diff.n
     return (
         f"{shown}: within the noise; about {more} more questions ({needed} in all) would separate them "
         "at this difference."
@@ -359,7 +360,7 @@ def behaviour_verdict(results: Mapping[str, ApproachResult]) -> AxisVerdict | No
         winner=None,
         tied=unbeaten,
         values=values,
-        reason=f"{' and '.join(unbeaten)} tie on behaviour within the noise ({described}).",
+        reason=f"{_and(unbeaten)} tie on behaviour within the noise ({described}).",
     )
 
 
