@@ -269,3 +269,25 @@ def test_break_even_arithmetic() -> None:
     dearer = {"rag": _arm("rag", 6, None, 0.04), "finetuned": _arm("finetuned", 6, None, 0.10, training=0.3)}
     never = break_even(dearer, updates_per_month=4, training=0.3, retrain=0.3)
     assert never is not None and never.queries_per_month is None and "never breaks even" in never.statement
+
+
+def test_a_json_value_not_stated_in_the_passage_is_replaced_by_the_passage_sentence() -> None:
+    from ragtune.chains.context import ContextBlock
+    from ragtune.chains.grounding import LexicalVerifier
+    from ragtune.evaluation.structured import ground_values, stated_in
+    from ragtune.schema import Chunk
+
+    text = "The support desk is run from the city of Lisbourne. The status page of Quillpost is called Beacon."
+    chunk = Chunk(id="c1", doc_id="d1", text=text, source="/c/support.md")
+    blocks = [ContextBlock(number=1, text=text, chunks=[chunk], rank=0, score=1.0)]
+    rule = parse_expect({"format": "json", "schema": SCHEMA})
+    assert stated_in("Lisbourne", text) and not stated_in("Lisle", text) and not stated_in("support.md", text)
+    question = "In which city is the support desk run?"
+    kept = ground_values('{"answer": "Lisbourne", "source": "support.md"}', question, rule, blocks, LexicalVerifier())
+    assert kept.replaced == [] and kept.claims[0].verdict == "supported" and kept.cited == [1]
+    wrong = ground_values('{"answer": "Lisle", "source": "support.md"}', question, rule, blocks, LexicalVerifier())
+    assert wrong.replaced == ["answer"] and wrong.claims[0].origin == "extract"
+    replaced = json.loads(wrong.text)
+    assert "Lisbourne" in replaced["answer"] and replaced["source"] == "support.md"  # the model's structure kept
+    untouched = ground_values("Lisle", question, rule, blocks, LexicalVerifier())
+    assert untouched.text == "Lisle" and untouched.claims == []  # not JSON: left exactly as written

@@ -42,6 +42,14 @@ def expect_prompts(expect: Expect) -> Prompts:
     return Prompts(answer=answer)
 
 
+def stated_in(value: str, evidence: str) -> bool:
+    """Every content word of the value appears in the evidence sentence (the value itself is stated there)."""
+    from ragtune.evaluation.answer_metrics import content_tokens
+
+    words = set(content_tokens(value))
+    return bool(words) and words <= set(content_tokens(evidence))
+
+
 def claim_text(question: str, value: str) -> str:
     """A JSON value bound to its subject: the question it answers, then the value."""
     return f"{question.strip()} {value.strip()}"
@@ -78,8 +86,14 @@ def ground_values(
     value: str = values[name]
     evidence = evidence_sentences(blocks)
     claim = verify_claims([Draft(claim_text(question, value), 0, 0, ())], evidence, verifier)[0]
-    if claim.verdict == "supported":
+    if claim.verdict == "supported" and stated_in(value, claim.evidence or ""):
         return GroundedValues(text=text, claims=[claim], cited=list(claim.citations))
+    if claim.verdict == "supported":
+        # The question restates the passage, so the bound claim can score high on it while the value
+        # itself (a file name, a wrong city) is nowhere in it: that is not support.
+        claim = claim.model_copy(
+            update={"verdict": "unsupported", "citations": (), "reason": "the value is not stated in the evidence"}
+        )
     picks = pick_sentences(question, blocks, similarity)
     if not picks:
         return GroundedValues(text=text, claims=[claim])
@@ -116,4 +130,4 @@ def apply_values(answer: Answer, grounded: GroundedValues) -> Answer:
     )
 
 
-__all__ = ["GroundedValues", "apply_values", "claim_text", "expect_prompts", "ground_values"]
+__all__ = ["GroundedValues", "apply_values", "claim_text", "expect_prompts", "ground_values", "stated_in"]
