@@ -226,3 +226,124 @@ def test_compare_end_to_end_on_the_local_model(tmp_path: Path) -> None:
     assert data["recommendation"]["summary"]
     for name in ("report.md", "report.html", "quality.png", "latency.png", "cost.png", "update.png"):
         assert (out / name).is_file(), name
+
+
+# -- behaviour requirements ---------------------------------------------------------------------------
+
+SCHEMA = {
+    "type": "object",
+    "properties": {"answer": {"type": "string"}, "source": {"type": "string"}},
+    "required": ["answer", "source"],
+    "additionalProperties": False,
+}
+
+
+class FormatStand(Stand):
+    """rag answers right but in plain text; finetuned answers JSON from memory; hybrid answers JSON from the passage."""
+
+    def answerers(self, workspace: Workspace, finetuned: str | None) -> Mapping[str, AnswerFn]:
+        plain = super().answerers(workspace, finetuned)
+
+        def as_json(route: str) -> AnswerFn:
+            def answer(question: str, expect: Any = None) -> Answer:
+                found = plain[route](question)
+                if expect is None or route == "rag":
+                    return found
+                source = found.citations[0].source if found.citations else "unknown.md"
+                text = json.dumps({"answer": found.text.split(" [")[0], "source": Path(source).name})
+                return found.model_copy(update={"text": text})
+
+            return answer
+
+        return {name: as_json(name) for name in plain}
+
+
+def test_compare_scores_behaviour_per_arm(tmp_path: Path) -> None:
+    from ragtune.evaluation.eval_file import read_eval
+    from ragtune.evaluation.expect import parse_expect
+
+    read = read_eval(EXAMPLE / "eval.jsonl", parse_expect({"format": "json", "schema": SCHEMA}))
+    stand = FormatStand()
+    with Workspace(Settings.load({"store": str(tmp_path / "store")})) as ws:
+        results = compare(ws, [EXAMPLE / "corpus"], read.items, answerers=stand.answerers, trainer=stand.trainer)
+    approaches = results.approaches
+    rag, ft, hybrid = approaches["rag"], approaches["finetuned"], approaches["hybrid"]
+    assert rag.behaviour is not None and rag.behaviour.compliance == 0.0 and rag.behaviour.rules == {"format": 0.0}
+    assert hybrid.behaviour is not None and hybrid.behaviour.compliance == 1.0 and hybrid.behaviour.n == 12
+    assert ft.behaviour is not None and ft.behaviour.compliance == 1.0
+    compliance = hybrid.behaviour.intervals["compliance"]
+    assert (compliance.value, compliance.ci_low, compliance.ci_high) == (1.0, 1.0, 1.0)
+    # knowledge is scored on the JSON answer field, so hybrid's facts count exactly like rag's plain ones
+    assert hybrid.quality.correct == rag.quality.correct
+    first = hybrid.questions[0]
+    assert first.compliant is True and first.knowledge_answer is not None and "{" not in first.knowledge_answer
+    assert rag.questions[0].behaviour == {"format": False}
+    rec = results.recommendation
+    assert rec is not None and rec.behaviour is not None and rec.behaviour.axis == "behaviour"
+    assert rec.failures["rag"][:1] == ["behaviour"] and "behaviour" not in rec.failures["hybrid"]
+    assert results.setup.expect is not None and results.setup.expect["lines"] == 12
+    data = json.loads(write_report(results, tmp_path / "out")["results.json"].read_text(encoding="utf-8"))
+    assert set(data["hybrid"]["behaviour"]) >= {"compliance", "rules", "n", "intervals"}
+    assert set(data["hybrid"]["behaviour"]["intervals"]["compliance"]) >= {"value", "ci_low", "ci_high"}
+    assert "behaviour" in data["recommendation"] and "break_even" in data["recommendation"]
+
+
+@pytest.mark.slow
+def test_compare_cli_with_expect_end_to_end(tmp_path: Path) -> None:
+    """The real arms under a JSON requirement, shrunk: 2 documents, 3 questions, one epoch; one bad line skipped."""
+    heldout = REPO / "scripts" / "compare_heldout"
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("plans.md", "support.md"):
+        shutil.copy(heldout / "corpus" / name, corpus / name)
+    rows = [json.loads(line) for line in (heldout / "eval.jsonl").read_text(encoding="utf-8").splitlines()]
+    kept = [r for r in rows if r["sources"][0] in ("plans.md", "support.md")][:3]
+    bad = {"question": "Who founded Quillpost?", "answer": "x", "expect": {"format": "json", "shema": {}}}
+    eval_file = tmp_path / "eval.jsonl"
+    eval_file.write_text("\n".join(json.dumps(r) for r in [kept[0], bad, *kept[1:]]) + "\n", encoding="utf-8")
+    out = tmp_path / "out"
+    result = CliRunner().invoke(
+        app,
+        [
+            "compare",
+            str(corpus),
+            "--eval",
+            str(eval_file),
+            "--expect",
+            str(heldout / "expect.json"),
+            "--out",
+            str(out),
+            "--store",
+            str(tmp_path / "store"),
+            "--epochs",
+            "1",
+            "--updates-per-month",
+            "2",
+        ],
+    )
+    assert result.exit_code == 0, result.output
+    said = " ".join(result.output.split())  # the console wraps long lines
+    assert "line 2, key 'shema'" in said and "1 line(s)" in said
+    data = json.loads((out / "results.json").read_text(encoding="utf-8"))
+    assert data["setup"]["questions"] == 3 and data["setup"]["eval_errors"][0]["key"] == "shema"
+    assert data["setup"]["updates_per_month"] == 2
+    training = data["setup"]["finetune"]
+    assert training["trained"] is True and training["examples"] > 0
+    assert training["excluded_eval_overlap"] >= 0 and training["details"]["with_context"] > 0
+    for name in ("rag", "finetuned", "hybrid"):
+        behaviour = data[name]["behaviour"]
+        assert behaviour["n"] == 3 and set(behaviour["rules"]) == {"format"}
+        ci = behaviour["intervals"]["compliance"]
+        assert ci["ci_low"] <= behaviour["compliance"] == ci["value"] <= ci["ci_high"]
+        for q in data[name]["questions"]:
+            assert q["compliant"] == q["behaviour"]["format"]
+    assert data["finetuned"]["cost"]["training_seconds"] > 0 and data["finetuned"]["cost"]["training_usd"] > 0
+    recommendation = data["recommendation"]
+    assert recommendation["overall"] in ("rag", "finetuned", "hybrid")
+    assert recommendation["behaviour"]["axis"] == "behaviour"
+    assert recommendation["break_even"]["updates_per_month"] == 2
+    assert set(recommendation["failures"]) == {"rag", "finetuned", "hybrid"}
+    markdown = (out / "report.md").read_text(encoding="utf-8")
+    assert "Knowledge: correct" in markdown and "Behaviour: meets every requirement" in markdown
+    assert "![Knowledge vs behaviour](axes.png)" in markdown and (out / "axes.png").is_file()
+    assert "Behaviour: meets every requirement" in (out / "report.html").read_text(encoding="utf-8")

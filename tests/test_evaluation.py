@@ -210,7 +210,16 @@ def _approach(
             answered_before=0,
             answered_after=update[1],
         ),
-        questions=[_q(route=name, cited_sources=[] if name == "finetuned" else ["/c/a.md"])],
+        # 12 questions whose share correct matches the F1 above, so paired tests see the same lead
+        questions=[
+            _q(
+                route=name,
+                cited_sources=[] if name == "finetuned" else ["/c/a.md"],
+                correct=i < round(f1 * 12),
+                token_f1=1.0 if i < round(f1 * 12) else 0.0,
+            )
+            for i in range(12)
+        ],
     )
 
 
@@ -233,13 +242,16 @@ def test_recommendation_is_derived_from_numbers() -> None:
     assert by_axis["cost"].winner == "finetuned"
     assert by_axis["freshness"].tied == ["rag", "hybrid"]  # both 3/3, 2.0 s vs 2.1 s within 10%
     assert "finetuned answered 1/3 new facts 90.0 s after retrain" in by_axis["freshness"].reason
-    # quality gates the pick: rag and hybrid tie on quality, rag also wins grounding
+    # knowledge gates the pick: finetuned is behind beyond the noise; hybrid ties rag, so it is not recommended
     assert rec.overall == "rag"
+    assert rec.failures == {"rag": ["latency"], "finetuned": ["knowledge", "update cost"], "hybrid": ["latency"]}
     assert rec.summary.startswith(
-        "Recommended: rag, because it ties with hybrid for the best answer quality (F1 rag 0.60, hybrid 0.61) "
-        "and wins more of the other axes; it also wins grounding."
+        "Recommended: rag. rag and hybrid tie within the noise on knowledge; the tie goes to the cheaper and simpler "
+        "arm (rag; projected cost per 1,000 queries: rag $0.1000, hybrid $0.2000)."
     )
-    assert "finetuned wins latency, cost but answers 20% correctly (F1 0.20)" in rec.summary
+    assert "hybrid is not recommended: it does not beat rag beyond the noise on knowledge." in rec.summary
+    assert "rag - finetuned, share correct: +42% (95% paired CI +17% to +67%, n=12): beyond the noise." in rec.summary
+    assert "rag - hybrid, share correct: +0%" in rec.summary and "within the noise" in rec.summary
 
 
 def test_recommendation_follows_the_numbers() -> None:
@@ -248,7 +260,10 @@ def test_recommendation_follows_the_numbers() -> None:
     good["finetuned"] = _approach("finetuned", f1=0.6, faith=0.0, p50=300, cost=0.03, update=(90.0, 1))
     rec = recommend(good)
     assert rec.overall == "finetuned"
-    assert "it also wins latency, cost" in rec.summary
+    assert (
+        "finetuned, rag and hybrid tie within the noise on knowledge; the tie goes to the cheaper and simpler "
+        "arm (finetuned; projected cost per 1,000 queries: finetuned $0.0300, rag $0.1000, hybrid $0.2000)"
+    ) in rec.summary
     # A slow, costly fine-tuned model loses every axis it won before.
     bad = _results()
     bad["finetuned"] = _approach("finetuned", f1=0.2, faith=0.0, p50=5000, cost=0.5, update=(90.0, 1))
@@ -339,11 +354,15 @@ def _scored(name: str, correct: int, n: int = 12) -> ApproachResult:
 
 def test_recommendation_says_when_the_lead_is_within_the_noise() -> None:
     rec = recommend({"rag": _scored("rag", 4), "finetuned": _scored("finetuned", 1)})
-    assert rec.overall == "rag" and rec.summary.startswith("Recommended: rag, because it gives the best answers")
-    assert "Against finetuned the difference is within the noise of these 12 questions" in rec.summary
+    # same cost: the tie goes to the simpler arm, and the report says how many questions would separate them
+    assert rec.overall == "rag" and "rag and finetuned tie within the noise on knowledge" in rec.summary
+    # diffs: three 1s, nine 0s -> mean 0.25, sd 0.452 -> (1.96 x 0.452 / 0.25)^2 = 12.6 -> 13 questions
+    assert "within the noise; about 1 more questions (13 in all) would separate them" in rec.summary
     assert {(d.metric, d.within_noise) for d in rec.differences} == {("token_f1", True), ("correct", True)}
     clear = recommend({"rag": _scored("rag", 12), "finetuned": _scored("finetuned", 0)})
-    assert "Against finetuned the difference is beyond the noise" in clear.summary
+    beyond = "rag - finetuned, share correct: +100% (95% paired CI +100% to +100%, n=12): beyond the noise"
+    assert beyond in clear.summary
+    assert clear.failures["finetuned"] == ["knowledge"]
     assert not any(d.within_noise for d in clear.differences)
 
 

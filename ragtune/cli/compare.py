@@ -31,6 +31,25 @@ def compare(
     ] = None,
     k: Annotated[int, typer.Option("--k", min=1, help="Passages retrieved per question.")] = 4,
     epochs: Annotated[int, typer.Option("--epochs", min=1, help="LoRA epochs when training the local model.")] = 4,
+    expect: Annotated[
+        Path | None,
+        typer.Option(
+            "--expect",
+            help="JSON file with one expect object (format, schema, labels, max_words, "
+            "pattern, must_include, must_not_include) for every line without its own.",
+        ),
+    ] = None,
+    train: Annotated[
+        Path | None,
+        typer.Option(
+            "--train",
+            help="Your own training examples (JSONL of question/answer or chat records) "
+            "instead of questions generated from the corpus; evaluation questions are dropped.",
+        ),
+    ] = None,
+    updates_per_month: Annotated[
+        float, typer.Option("--updates-per-month", min=0.0, help="Fact updates a month, for the break-even.")
+    ] = 4.0,
     json_out: JsonFlag = False,
     *,
     settings: Settings,
@@ -41,15 +60,25 @@ def compare(
     """
     from ragtune.evaluation.compare import CompareConfig
     from ragtune.evaluation.compare import compare as run_compare
-    from ragtune.evaluation.eval_file import load_eval
+    from ragtune.evaluation.eval_file import load_expect, read_eval
     from ragtune.evaluation.report import write_report
     from ragtune.workspace import Workspace
 
     names = tuple(a.strip() for a in approaches.split(",") if a.strip())
-    config = CompareConfig(approaches=names, model=model, k=k, train_epochs=epochs)
-    items = load_eval(eval_file)
+    config = CompareConfig(
+        approaches=names,
+        model=model,
+        k=k,
+        train_epochs=epochs,
+        train_file=str(train) if train is not None else None,
+        updates_per_month=updates_per_month,
+    )
+    read = read_eval(eval_file, load_expect(expect) if expect is not None else None)
+    for error in read.errors:
+        console.print(f"skipped: {error.message}", highlight=False, markup=False)
     with Workspace(settings) as ws, progress_bar("compare") as bar:
-        results = run_compare(ws, corpus, items, new_facts=new_facts or [], config=config, progress=bar)
+        results = run_compare(ws, corpus, read.items, new_facts=new_facts or [], config=config, progress=bar)
+    results.setup.eval_errors = [e.model_dump() for e in read.errors]
     paths = write_report(results, out)
     if json_out:
         emit_json(results)
@@ -62,8 +91,12 @@ def compare(
         f1 = quality.intervals["token_f1"].describe() if "token_f1" in quality.intervals else f"{quality.token_f1:.2f}"
         correct = quality.intervals.get("correct")
         correct_text = correct.describe("{:.0%}") if correct is not None else f"{quality.correct:.0%}"
+        behaviour = result.behaviour
+        compliance = (
+            f", compliant {behaviour.intervals['compliance'].describe('{:.0%}')}" if behaviour is not None else ""
+        )
         stdout.print(
-            f"{name:>9}: F1 {f1}, correct {correct_text}, "
+            f"{name:>9}: F1 {f1}, correct {correct_text}{compliance}, "
             f"p50 {result.latency.p50_ms:.0f} ms"
             + (
                 f", update {result.update.seconds:.1f}s -> {result.update.answered_after}/{result.update.new_facts}"
@@ -73,3 +106,8 @@ def compare(
             highlight=False,
         )
     stdout.print(f"Report: {paths['report.html']} (and report.md, results.json)", highlight=False)
+    if read.errors:
+        console.print(
+            f"{len(read.errors)} line(s) of {eval_file} were not evaluated (see above); the others were.",
+            highlight=False,
+        )

@@ -43,6 +43,7 @@ from ragtune.evaluation.answer_metrics import (
     token_f1,
 )
 from ragtune.evaluation.eval_file import EvalItem
+from ragtune.evaluation.expect import Expect, check, knowledge_text, label_correct
 from ragtune.evaluation.recommend import recommend
 from ragtune.evaluation.results import (
     APPROACHES,
@@ -52,6 +53,7 @@ from ragtune.evaluation.results import (
     CostStats,
     QuestionResult,
     UpdateStats,
+    behaviour_scores,
     latency_stats,
     quality_scores,
     retrieval_scores,
@@ -67,8 +69,9 @@ if TYPE_CHECKING:
 
 log = logging.getLogger(__name__)
 
-AnswerFn = Callable[[str], "Answer"]
-"""Answers one question (a chain forced to one route)."""
+AnswerFn = Callable[..., "Answer"]
+"""Answers one question (a chain forced to one route): ``fn(question)``, or ``fn(question, expect)``
+for a line with behaviour requirements (:class:`~ragtune.evaluation.expect.Expect`)."""
 AnswererFactory = Callable[["Workspace", str | None], Mapping[str, AnswerFn]]
 """Builds the answer function of every approach, given the fine-tuned model's registry name."""
 
@@ -112,6 +115,17 @@ class CompareConfig(BaseModel):
     """Share of a sentence's content tokens that must be in the cited context for it to count as supported."""
     train_epochs: int = Field(default=4, ge=1)
     """Epochs of the default local LoRA trainer (each retrain of the update phase too)."""
+    train_file: str | None = None
+    """The user's own training examples (``--train``: question/answer or chat JSONL) instead of generated ones."""
+    train_context: bool = True
+    """Train each example also with retrieved passages (RAFT-style), so the hybrid arm has learned to read them."""
+    train_context_k: int = Field(default=2, ge=1)
+    """Passages in a training context: the answer's own and the best other hits (fewer than ``k`` keeps
+    CPU training short; the model still learns to answer from the passage that holds the answer)."""
+    updates_per_month: float = Field(default=4.0, ge=0.0)
+    """Updates of the facts per month, for the break-even (each one a retrain of the fine-tuned model)."""
+    embedding_model: str = "text-embedding-3-small"
+    """API embedding model the re-ingest of an update is priced at."""
 
 
 def score_retrieval(retrieved_sources: Sequence[str], relevant: Sequence[str], k: int) -> tuple[float, float, float]:
@@ -163,6 +177,17 @@ class _Run:
     def score(
         self, approach: str, item: EvalItem, answer: Answer, latency_ms: float, retrieved: list[str]
     ) -> QuestionResult:
+        expect = item.expect
+        text = knowledge_text(expect, answer.text)
+        correct = is_correct(text, item.answer, f1_threshold=self.config.f1_threshold)
+        behaviour: dict[str, bool] | None = None
+        replaced: list[str] = []
+        if expect is not None:
+            behaviour = check(expect, answer.text)
+            if expect.labels is not None:
+                correct = label_correct(expect, text, item.answer)
+            if any(c.origin == "extract" for c in answer.claims) and expect.answer_field():
+                replaced = [expect.answer_field() or ""]
         cited = [c.source for c in answer.citations]
         citation = citation_correctness(cited, item.sources)
         passages = cited_passages(answer, [item.answer], item.sources, self._block_texts(answer.citations))
@@ -171,16 +196,16 @@ class _Run:
             reference=item.answer,
             answer=answer.text,
             route=answer.route,
-            exact_match=exact_match(answer.text, item.answer),
-            token_f1=token_f1(answer.text, item.answer),
-            correct=is_correct(answer.text, item.answer, f1_threshold=self.config.f1_threshold),
+            exact_match=exact_match(text, item.answer),
+            token_f1=token_f1(text, item.answer),
+            correct=correct,
             citation_precision=citation.precision if citation else None,
             citation_recall=citation.recall if citation else None,
             faithfulness=faithfulness(
-                answer.text, self._texts(answer.citations), threshold=self.config.faithfulness_threshold
+                text, self._texts(answer.citations), threshold=self.config.faithfulness_threshold
             ),
             context_support=faithfulness(
-                answer.text, self._texts(answer.context), threshold=self.config.faithfulness_threshold
+                text, self._texts(answer.context), threshold=self.config.faithfulness_threshold
             ),
             supported_share=answer.supported_share,
             claims=claim_checks(answer),
@@ -191,6 +216,10 @@ class _Run:
             input_tokens=answer.usage.input_tokens,
             output_tokens=answer.usage.output_tokens,
             cost_usd=answer.usage.cost_usd or 0.0,
+            knowledge_answer=text if text != answer.text else None,
+            behaviour=behaviour,
+            compliant=all(behaviour.values()) if behaviour is not None else None,
+            replaced_values=replaced,
         )
         if approach != "finetuned" and item.sources:
             hit, rr, ndcg = score_retrieval(retrieved, item.sources, self.config.k)
@@ -215,7 +244,7 @@ class _Run:
             retrieved = self.retrieved_sources(item.question)
             for name, answer_fn in answerers.items():
                 start = time.perf_counter()
-                answer = answer_fn(item.question)
+                answer = answer_fn(item.question, item.expect) if item.expect else answer_fn(item.question)
                 latency_ms = (time.perf_counter() - start) * 1000
                 results[name].append((self.score(name, item, answer, latency_ms, retrieved), answer))
                 done += 1
@@ -234,6 +263,8 @@ class _Run:
         if approach != "rag" and train is not None:
             training = self.prices.training_cost(model, train.training_tokens)
         return CostStats(
+            training_seconds=train.seconds if approach != "rag" and train is not None else None,
+            training_tokens=train.training_tokens if approach != "rag" and train is not None else None,
             model=next((a.model for _, a in pairs if a.model), "") or "",
             per_1k_queries_usd=sum(q.cost_usd for q, _ in pairs) / n * 1000,
             input_tokens_per_query=inputs,
@@ -254,7 +285,7 @@ def _default_answerers(config: CompareConfig) -> AnswererFactory:
     return make
 
 
-def _default_trainer(config: CompareConfig) -> Trainer:
+def _default_trainer(config: CompareConfig, expect: Expect | None = None) -> Trainer:
     calls: list[str] = []
 
     def train(
@@ -264,7 +295,18 @@ def _default_trainer(config: CompareConfig) -> Trainer:
 
         name = COMPARE_MODEL if not calls else f"{COMPARE_MODEL}-{len(calls) + 1}"
         calls.append(name)
-        return train_local(workspace, paths, exclude, progress, name=name, epochs=config.train_epochs)
+        return train_local(
+            workspace,
+            paths,
+            exclude,
+            progress,
+            name=name,
+            epochs=config.train_epochs,
+            expect=expect,
+            train_file=config.train_file,
+            with_context=config.train_context,
+            k=min(config.train_context_k, config.k),
+        )
 
     return train
 
@@ -322,6 +364,7 @@ def _approach_result(
         latency=latency_stats([q.latency_ms for q in scored]),
         cost=run.cost_stats(name, pairs, train),
         update=update,
+        behaviour=behaviour_scores(scored),
         questions=scored,
     )
 
@@ -359,7 +402,7 @@ def compare(
     config = config or CompareConfig()
     _check(config, workspace)
     run = _Run(workspace, config, prices or PriceTable.default(), answerers or _default_answerers(config), progress)
-    train_fn = trainer or _default_trainer(config)
+    train_fn = trainer or _default_trainer(config, training_expect(items))
     questions = [i for i in items if not i.update]
     update_items = [i for i in items if i.update]
     exclude = {q.question for q in items}
@@ -371,6 +414,8 @@ def compare(
         update_questions=len(update_items),
         k=config.k,
         projected_model=config.projected_model,
+        expect=_expect_summary(items),
+        updates_per_month=config.updates_per_month,
     )
     started = time.perf_counter()
     _ingest(run, corpus, setup)
@@ -382,15 +427,65 @@ def compare(
     answered = run.answer_all("answer", questions, answer_fns)
 
     updates: dict[str, UpdateStats] = {}
+    retrained: dict[str, TrainResult] = {}
     if new_facts and update_items:
-        updates = _update_phase(run, answer_fns, update_items, list(corpus), list(new_facts), exclude, train_fn)
+        updates = _update_phase(
+            run, answer_fns, update_items, list(corpus), list(new_facts), exclude, train_fn, retrained
+        )
         setup.update = {name: u.details for name, u in updates.items()}
 
     approaches = {
         name: _approach_result(run, name, answered[name], train, updates.get(name)) for name in config.approaches
     }
     setup.seconds = round(time.perf_counter() - started, 3)
-    return ComparisonResults.build(approaches, setup, recommend(approaches))
+    pick = recommend(
+        approaches,
+        updates_per_month=config.updates_per_month,
+        training=_training_usd(run, train),
+        retrain=_training_usd(run, retrained.get("finetuned")) if retrained else None,
+    )
+    return ComparisonResults.build(approaches, setup, pick)
+
+
+def training_expect(items: Sequence[EvalItem]) -> Expect | None:
+    """The requirement training examples are rendered to: the most common ``expect`` of the evaluation lines."""
+    counts: dict[str, tuple[int, Expect]] = {}
+    for item in items:
+        if item.expect is not None:
+            key = item.expect.model_dump_json()
+            n, _ = counts.get(key, (0, item.expect))
+            counts[key] = (n + 1, item.expect)
+    if not counts:
+        return None
+    return max(counts.values(), key=lambda pair: pair[0])[1]
+
+
+def _expect_summary(items: Sequence[EvalItem]) -> dict[str, Any] | None:
+    expected = [i for i in items if i.expect is not None and not i.update]
+    main = training_expect(items)
+    if not expected or main is None:
+        return None
+    return {
+        "lines": len(expected),
+        "distinct": len({i.expect.model_dump_json() for i in expected if i.expect is not None}),
+        "training": main.model_dump(by_alias=True, exclude_defaults=True),
+    }
+
+
+def _training_usd(run: _Run, train: TrainResult | None) -> float | None:
+    if train is None:
+        return None
+    return run.prices.training_cost(run.config.projected_model, train.training_tokens)
+
+
+def _embedding_usd(run: _Run, paths: Sequence[str | Path]) -> float:
+    """Embedding the new documents at the API embedding model's price (tokens estimated as characters / 4)."""
+    chars = 0
+    for path in paths:
+        root = Path(path)
+        files = [root] if root.is_file() else [f for f in root.rglob("*") if f.is_file()]
+        chars += sum(f.stat().st_size for f in files)
+    return run.prices.cost(run.config.embedding_model, chars // 4, 0)
 
 
 def _correct(pairs: list[tuple[QuestionResult, Any]]) -> int:
@@ -405,6 +500,7 @@ def _update_phase(
     new_facts: list[str | Path],
     exclude: set[str],
     train_fn: Trainer,
+    retrained: dict[str, TrainResult] | None = None,
 ) -> dict[str, UpdateStats]:
     """Measure how long each approach takes to answer facts added after the first run."""
     from ragtune.ingest import sync_paths
@@ -424,6 +520,7 @@ def _update_phase(
             new_facts=len(items),
             answered_before=_correct(before[name]),
             answered_after=_correct(after_ingest[name]),
+            usd=_embedding_usd(run, new_facts),
             details={"documents_added": ingest.added, "chunks_added": ingest.chunks_added},
         )
 
@@ -431,6 +528,8 @@ def _update_phase(
         if run.config.model is not None:
             log.info("update phase: %s is a given model; it is retrained on the new facts too", run.config.model)
         retrain = train_fn(run.workspace, [*corpus, *new_facts], exclude, run.progress)
+        if retrained is not None:
+            retrained["finetuned"] = retrain
         updated = run.make_answerers(run.workspace, retrain.model)
         after = run.answer_all("update: after retrain", items, {"finetuned": updated["finetuned"]})
         stats["finetuned"] = UpdateStats(
@@ -439,7 +538,8 @@ def _update_phase(
             new_facts=len(items),
             answered_before=_correct(before["finetuned"]),
             answered_after=_correct(after["finetuned"]),
-            details={"model": retrain.model, "examples": retrain.examples},
+            usd=_training_usd(run, retrain),
+            details={"model": retrain.model, "examples": retrain.examples, "training_tokens": retrain.training_tokens},
         )
     return stats
 

@@ -1,17 +1,22 @@
 """A recommendation computed from a comparison's numbers, never written in advance.
 
-Each axis names its winner (or a tie within the axis tolerance), the values
-behind it and a reason assembled from the measurements (token counts, context,
-update times). Answer quality gates the overall pick: among the approaches
-that tie for the best token F1, the one winning most other axes is
-recommended (then the fresher one); an approach that is faster or cheaper but
-answers worse is named with what it trades away.
+The pick follows the requirements the user asked for: **knowledge** (share of answers correct)
+always, and **behaviour** (share of answers meeting their ``expect``) when any line has one. An
+arm *fails* a requirement when another arm is ahead of it beyond the noise: the paired bootstrap
+interval of the per-question difference (:func:`~ragtune.evaluation.bootstrap.paired_difference`)
+lies above 0. It fails *update cost* when another arm answers more new facts after its update (or
+as many in under half the time), and *latency* when its p95 is over twice the fastest arm's.
 
-Point figures on a dozen questions are noisy (one answer moves a share by 8
-points), so the pick is checked against every other approach with a paired
-bootstrap of the per-question token F1 and correctness differences
-(:func:`~ragtune.evaluation.bootstrap.paired_difference`); the summary says
-whether each quality lead is beyond the noise or within it.
+Among the arms failing nothing asked for, a tie goes to the cheaper arm (projected cost per 1,000
+queries, within 5%) and then the simpler one (rag, then finetuned, then hybrid), and the summary
+says so. hybrid is recommended only when it beats each single arm beyond the noise on something
+asked for. Every pairwise statement carries its paired interval; inside the noise it says how many
+questions would separate the two arms, estimated from the observed per-question differences.
+The break-even weighs the fine-tuned arm's cheaper inference against its training and its
+retraining per update.
+
+The per-axis verdicts below stay as supporting detail (each names its winner or a tie within the
+axis tolerance, with the values behind it and a reason assembled from the measurements).
 
 Axes and tolerances:
 
@@ -31,13 +36,15 @@ freshness    new facts answered after the update,        same count and 10%
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from ragtune.evaluation.bootstrap import paired_difference
+from ragtune.evaluation.bootstrap import Interval, paired_difference
 from ragtune.evaluation.results import (
     ApproachResult,
     AxisVerdict,
+    BreakEven,
     QualityDifference,
     Recommendation,
     per_question,
@@ -212,37 +219,325 @@ def _noise_note(other: str, diffs: list[QualityDifference]) -> str:
     return f"Against {other} the difference is beyond the noise ({'; '.join(parts)}, paired over {n} questions)."
 
 
-def recommend(results: dict[str, ApproachResult]) -> Recommendation:
-    """Per-axis verdicts and an overall pick from the measured results (see the module docs)."""
+Z = 1.96
+"""Normal quantile of the 95% intervals, for the questions-needed estimate."""
+SIMPLICITY = {"rag": 0, "finetuned": 1, "hybrid": 2}
+"""How much an arm takes to build and keep up: no training, a trained model, both."""
+ASKED_MEASURES = {"knowledge": "correct", "behaviour": "compliant"}
+"""The per-question measure each asked requirement is judged on."""
+
+
+def _values(result: ApproachResult, measure: str) -> list[float | None]:
+    return per_question(result, measure)
+
+
+def paired(a: ApproachResult, b: ApproachResult, measure: str) -> Interval:
+    """Paired bootstrap of ``a - b`` on a per-question measure (all ``None`` when they answered different questions)."""
+    if len(a.questions) != len(b.questions) or not a.questions:
+        return Interval(value=None)
+    return paired_difference(_values(a, measure), _values(b, measure))
+
+
+def questions_needed(a: ApproachResult, b: ApproachResult, measure: str) -> int | None:
+    """Questions needed for the observed paired difference to clear its 95% interval: ``(1.96 sd / mean)^2``.
+
+    Estimated from the observed per-question differences; ``None`` when no difference was observed
+    (nothing to separate) or the differences do not vary.
+    """
+    pairs = [
+        (x, y)
+        for x, y in zip(_values(a, measure), _values(b, measure), strict=False)
+        if x is not None and y is not None
+    ]
+    if len(pairs) < 2:
+        return None
+    diffs = [x - y for x, y in pairs]
+    mean_diff = sum(diffs) / len(diffs)
+    var = sum((d - mean_diff) ** 2 for d in diffs) / (len(diffs) - 1)
+    if abs(mean_diff) < 1e-12 or var <= 0:
+        return None
+    return math.ceil((Z * math.sqrt(var) / abs(mean_diff)) ** 2)
+
+
+def _asked(results: Mapping[str, ApproachResult]) -> list[str]:
+    asked = ["knowledge"]
+    if any(r.behaviour is not None for r in results.values()):
+        asked.append("behaviour")
+    return asked
+
+
+def beats(a: ApproachResult, b: ApproachResult, requirement: str) -> bool:
+    """``a`` is ahead of ``b`` on a requirement beyond the noise (the paired interval lies above 0)."""
+    diff = paired(a, b, ASKED_MEASURES[requirement])
+    return diff.ci_low is not None and diff.ci_low > 0
+
+
+def _update_fails(name: str, results: Mapping[str, ApproachResult]) -> bool:
+    mine = results[name].update
+    if mine is None:
+        return False
+    for other, result in results.items():
+        u = result.update
+        if other == name or u is None:
+            continue
+        if u.answered_after > mine.answered_after:
+            return True
+        if u.answered_after == mine.answered_after and u.seconds * 2 < mine.seconds:
+            return True
+    return False
+
+
+def failures(results: Mapping[str, ApproachResult]) -> dict[str, list[str]]:
+    """Per arm, the requirements it fails.
+
+    ``knowledge`` / ``behaviour``: another arm is ahead beyond the noise (paired interval of share
+    correct / share compliant); ``update cost``: another arm answers more new facts after its
+    update, or as many in under half the time; ``latency``: its p95 is over twice the fastest arm's.
+    """
+    asked = _asked(results)
+    fastest = min((r.latency.p95_ms for r in results.values()), default=0.0)
+    out: dict[str, list[str]] = {}
+    for name, result in results.items():
+        failed = [req for req in asked if any(beats(o, result, req) for n, o in results.items() if n != name)]
+        if _update_fails(name, results):
+            failed.append("update cost")
+        if fastest > 0 and result.latency.p95_ms > 2 * fastest:
+            failed.append("latency")
+        out[name] = failed
+    return out
+
+
+def _pct(value: float | None) -> str:
+    return "n/a" if value is None else f"{value:+.0%}"
+
+
+def compare_statement(a: str, b: str, results: Mapping[str, ApproachResult], requirement: str) -> str:
+    """``a`` vs ``b`` on one requirement, with the paired interval (and the questions needed inside the noise)."""
+    measure = ASKED_MEASURES[requirement]
+    what = "correct" if requirement == "knowledge" else "compliant"
+    diff = paired(results[a], results[b], measure)
+    if diff.value is None:
+        return f"{a} vs {b}, {requirement}: not measured on the same questions."
+    ci = f"95% paired CI {_pct(diff.ci_low)} to {_pct(diff.ci_high)}, n={diff.n}"
+    shown = f"{a} - {b}, share {what}: {_pct(diff.value)} ({ci})"
+    if not diff.contains(0.0):
+        return f"{shown}: beyond the noise."
+    needed = questions_needed(results[a], results[b], measure)
+    if needed is None:
+        return f"{shown}: within the noise; no difference was observed, so more questions would not separate them."
+    needed = max(needed, diff.n + 1)  # the bootstrap says these n do not suffice, whatever the normal estimate
+    more = needed - diff.n
+    return (
+        f"{shown}: within the noise; about {more} more questions ({needed} in all) would separate them "
+        "at this difference."
+    )
+
+
+def behaviour_verdict(results: Mapping[str, ApproachResult]) -> AxisVerdict | None:
+    """The arm that meets the behaviour requirements best, beyond the noise against every other (else a tie)."""
+    measured = {n: r for n, r in results.items() if r.behaviour is not None}
+    if not measured:
+        return None
+    values: dict[str, float | None] = {n: r.behaviour.compliance for n, r in measured.items()}  # type: ignore[union-attr]
+    described = ", ".join(
+        f"{n} {r.behaviour.intervals['compliance'].describe('{:.0%}')}"  # type: ignore[union-attr]
+        for n, r in measured.items()
+    )
+    winners = [n for n, r in measured.items() if all(beats(r, o, "behaviour") for m, o in measured.items() if m != n)]
+    if len(winners) == 1 and len(measured) > 1:
+        w = winners[0]
+        return AxisVerdict(
+            axis="behaviour",
+            winner=w,
+            values=values,
+            reason=f"{w} meets the requirements most often, beyond the noise against every other arm ({described}).",
+        )
+    unbeaten = [
+        n for n, r in measured.items() if not any(beats(o, r, "behaviour") for m, o in measured.items() if m != n)
+    ]
+    return AxisVerdict(
+        axis="behaviour",
+        winner=None,
+        tied=unbeaten,
+        values=values,
+        reason=f"{_and(unbeaten)} tie on behaviour within the noise ({described}).",
+    )
+
+
+def break_even(
+    results: Mapping[str, ApproachResult],
+    *,
+    updates_per_month: float,
+    training: float | None,
+    retrain: float | None,
+) -> BreakEven | None:
+    """Queries after which the fine-tuned arm's cheaper inference pays for training and retraining (vs rag)."""
+    arm = next((n for n in ("finetuned", "hybrid") if n in results), None)
+    if arm is None or "rag" not in results:
+        return None
+    tuned, rag = results[arm], results["rag"]
+    train_usd = training if training is not None else (tuned.cost.training_usd or 0.0)
+    retrain_usd = retrain if retrain is not None else train_usd
+    saving = (_cost(rag) - _cost(tuned)) / 1000
+    monthly = updates_per_month * retrain_usd
+    model = tuned.cost.projected_model or tuned.cost.model
+    as_of = tuned.cost.prices_as_of
+    if saving <= 0:
+        queries = first = None
+        more = f"costs ${-saving * 1000:.4f} more per 1,000 queries" if saving < 0 else "costs the same per query"
+        statement = (
+            f"{arm} never breaks even against rag: it {more} "
+            f"(projected at {model} prices as of {as_of}), and adds ${train_usd:.4f} of training and "
+            f"${monthly:.4f} a month of retraining at {updates_per_month:g} updates a month."
+        )
+    elif train_usd <= 0 and retrain_usd <= 0:
+        queries = first = 0.0
+        statement = (
+            f"{arm} saves ${saving * 1000:.4f} per 1,000 queries against rag (projected at {model} prices as of "
+            f"{as_of}) and no training cost was measured (a given model), so it is cheaper from the first query."
+        )
+    else:
+        queries = monthly / saving
+        first = (train_usd + monthly) / saving
+        statement = (
+            f"{arm} saves ${saving * 1000:.4f} per 1,000 queries against rag (projected at {model} prices as of "
+            f"{as_of}); at {updates_per_month:g} updates a month its retraining (${retrain_usd:.4f} each) is paid "
+            f"back above {queries:,.0f} queries a month, and training plus the first month's retraining after "
+            f"{first:,.0f} queries."
+        )
+    return BreakEven(
+        arm=arm,
+        updates_per_month=updates_per_month,
+        per_query_saving_usd=saving,
+        training_usd=train_usd,
+        retrain_usd=retrain_usd,
+        monthly_retrain_usd=monthly,
+        queries_per_month=queries,
+        first_month_queries=first,
+        model=model,
+        prices_as_of=as_of,
+        statement=statement,
+    )
+
+
+def _hybrid_allowed(results: Mapping[str, ApproachResult], asked: list[str]) -> tuple[bool, str]:
+    """hybrid only when it beats each single arm on something asked for (beyond the noise)."""
+    if "hybrid" not in results:
+        return False, ""
+    hybrid = results["hybrid"]
+    missing = [
+        s for s in ("rag", "finetuned") if s in results and not any(beats(hybrid, results[s], req) for req in asked)
+    ]
+    if missing:
+        return (
+            False,
+            f"hybrid is not recommended: it does not beat {' or '.join(missing)} beyond the noise "
+            f"on {' or '.join(asked)}.",
+        )
+    return True, ""
+
+
+def _and(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
+
+
+def _cheaper_simpler(names: list[str], results: Mapping[str, ApproachResult]) -> list[str]:
+    """Cheapest projected cost per 1,000 queries first (within 5%: a tie), then the simpler arm."""
+    cheapest = min((_cost(results[n]) for n in names), default=0.0)
+
+    def key(name: str) -> tuple[int, int, float]:
+        cost = _cost(results[name])
+        near = cost <= cheapest * 1.05 + 1e-12
+        return (0 if near else 1, SIMPLICITY.get(name, 9), cost)
+
+    return sorted(names, key=key)
+
+
+def recommend(
+    results: dict[str, ApproachResult],
+    *,
+    updates_per_month: float = 4.0,
+    training: float | None = None,
+    retrain: float | None = None,
+) -> Recommendation:
+    """The pick that follows the criteria (see the module docs), with the statements behind it."""
     verdicts = [v for axis in AXES if (v := verdict(axis, results)) is not None]
     if not results:
         return Recommendation(overall=None, verdicts=verdicts, summary="No approach was measured.")
-    won = {name: [v.axis for v in verdicts if v.winner == name] for name in results}
-    quality_axis = AXES[0]
-    best = max(r.quality.token_f1 for r in results.values())
-    contenders = [n for n, r in results.items() if quality_axis.tie(best, r.quality.token_f1)]
-    overall = max(contenders, key=lambda n: (len(won[n]), results[n].quality.token_f1, _fresh(results[n]) or 0.0))
-    lead = results[overall].quality
-    if len(contenders) > 1:
-        rivals = [n for n in contenders if n != overall]
-        f1s = ", ".join(f"{n} {results[n].quality.token_f1:.2f}" for n in contenders)
-        ahead = len(won[overall]) > max(len(won[n]) for n in rivals)
-        decider = "wins more of the other axes" if ahead else "has the higher F1 or fresher answers"
-        why = f"it ties with {', '.join(rivals)} for the best answer quality (F1 {f1s}) and {decider}"
+    asked = _asked(results)
+    failed = failures(results)
+    hybrid_ok, hybrid_note = _hybrid_allowed(results, asked)
+    passing = [n for n in results if not any(req in failed[n] for req in asked)]
+    allowed = [n for n in passing if n != "hybrid" or hybrid_ok]
+    if not allowed:
+        eligible = [n for n in results if n != "hybrid" or hybrid_ok] or list(results)
+        allowed = sorted(eligible, key=lambda n: sum(req in failed[n] for req in asked))[:1]
+    overall = _cheaper_simpler(allowed, results)[0]
+    parts = []
+    if len(passing) > 1:
+        tied = _cheaper_simpler(passing, results)
+        costs = ", ".join(f"{n} ${_cost(results[n]):.4f}" for n in tied)
+        parts.append(
+            f"Recommended: {overall}. {_and(tied)} tie within the noise on {' and '.join(asked)}; "
+            f"the tie goes to the cheaper and simpler arm ({overall}; projected cost per 1,000 queries: {costs})."
+        )
+    elif passing:
+        parts.append(f"Recommended: {overall}: no other arm is ahead of it beyond the noise on {' or '.join(asked)}.")
     else:
-        why = f"it gives the best answers (token F1 {lead.token_f1:.2f}, {lead.correct:.0%} correct)"
-    parts = [f"Recommended: {overall}, because {why}"]
-    own = [a for a in won[overall] if a != "quality"]
-    if own:
-        parts.append(f"it also wins {', '.join(own)}")
-    trades = [_trade(n, axes, results) for n, axes in won.items() if n != overall and axes]
-    summary = "; ".join(parts) + "." + (" " + "; ".join(trades) + "." if trades else "")
+        parts.append(f"Recommended: {overall}, although every arm fails a requirement; it fails the fewest.")
+    if hybrid_note:
+        parts.append(hybrid_note)
+    fails = "; ".join(f"{n} fails {', '.join(f) if f else 'nothing'}" for n, f in failed.items())
+    parts.append(f"Requirements failed: {fails}.")
+    behaviour = behaviour_verdict(results)
+    statements = [
+        compare_statement(overall, other, results, req) for other in results if other != overall for req in asked
+    ]
+    even = break_even(results, updates_per_month=updates_per_month, training=training, retrain=retrain)
+    if even is not None:
+        statements.append(even.statement)
+    if behaviour is not None:
+        parts.append(behaviour.reason)
+    summary = " ".join(parts) + " " + " ".join(statements)
     differences = quality_differences(overall, results)
-    for other in results:
-        mine = [d for d in differences if d.other == other]
-        if mine:
-            summary += " " + _noise_note(other, mine)
-    return Recommendation(overall=overall, verdicts=verdicts, summary=summary, differences=differences)
+    if "behaviour" in asked:
+        for other, result in results.items():
+            if other == overall:
+                continue
+            diff = paired(results[overall], result, "compliant")
+            if diff.value is not None:
+                differences.append(
+                    QualityDifference(
+                        approach=overall,
+                        other=other,
+                        metric="compliance",
+                        difference=diff,
+                        within_noise=diff.contains(0.0),
+                    )
+                )
+    return Recommendation(
+        overall=overall,
+        verdicts=verdicts,
+        summary=summary,
+        differences=differences,
+        behaviour=behaviour,
+        break_even=even,
+        failures=failed,
+        statements=statements,
+    )
 
 
-__all__ = ["AXES", "NOISE_METRICS", "quality_differences", "recommend", "verdict"]
+__all__ = [
+    "AXES",
+    "NOISE_METRICS",
+    "behaviour_verdict",
+    "beats",
+    "break_even",
+    "compare_statement",
+    "failures",
+    "paired",
+    "quality_differences",
+    "questions_needed",
+    "recommend",
+    "verdict",
+]

@@ -70,6 +70,39 @@ def chart_quality(results: dict[str, ApproachResult], path: Path) -> Path:
     return path
 
 
+def chart_axes(results: dict[str, ApproachResult], path: Path) -> Path | None:
+    """Knowledge (share correct) against behaviour (share compliant) per arm, with 95% intervals as error bars."""
+    measured = {n: r for n, r in results.items() if r.behaviour is not None}
+    if not measured:
+        return None
+    figure = _figure(5.6, 4.6)
+    ax = figure.add_subplot()
+    for name, result in measured.items():
+        know = result.quality.intervals.get("correct")
+        comp = result.behaviour.intervals.get("compliance")  # type: ignore[union-attr]
+        x, y = result.quality.correct, result.behaviour.compliance  # type: ignore[union-attr]
+
+        def err(found: object, centre: float) -> list[list[float]]:
+            low = getattr(found, "ci_low", None)
+            high = getattr(found, "ci_high", None)
+            if low is None or high is None:
+                return [[0.0], [0.0]]
+            return [[max(centre - low, 0.0)], [max(high - centre, 0.0)]]
+
+        ax.errorbar([x], [y], xerr=err(know, x), yerr=err(comp, y), fmt="o", color=_color(name), capsize=4, label=name)
+        ax.annotate(name, (x, y), textcoords="offset points", xytext=(6, 6), fontsize=8)
+    ax.set_xlim(-0.05, 1.05)
+    ax.set_ylim(-0.05, 1.05)
+    ax.set_xlabel("knowledge: share correct")
+    ax.set_ylabel("behaviour: share meeting every requirement")
+    ax.set_title("Knowledge vs behaviour (95% intervals)")
+    ax.legend(fontsize=8, frameon=False, loc="lower right")
+    ax.spines[["top", "right"]].set_visible(False)
+    figure.tight_layout()
+    figure.savefig(path)
+    return path
+
+
 def chart_retrieval(results: dict[str, ApproachResult], path: Path) -> Path | None:
     with_retrieval = {n: r for n, r in results.items() if r.retrieval is not None}
     if not with_retrieval:
@@ -186,7 +219,34 @@ def summary_rows(results: dict[str, ApproachResult]) -> list[tuple[str, list[str
     def update(get: Callable[[ApproachResult], str]) -> Callable[[ApproachResult], str]:
         return lambda r: get(r) if r.update is not None else "n/a"
 
+    def behaviour(r: ApproachResult) -> str:
+        if r.behaviour is None:
+            return "n/a"
+        return r.behaviour.intervals["compliance"].describe("{:.0%}")
+
+    rules = sorted({rule for r in results.values() if r.behaviour is not None for rule in r.behaviour.rules})
+
+    def rule_row(rule: str) -> tuple[str, list[str]]:
+        def cell(r: ApproachResult) -> str:
+            if r.behaviour is None or rule not in r.behaviour.intervals:
+                return "n/a"
+            return r.behaviour.intervals[rule].describe("{:.0%}")
+
+        return row(f"Behaviour: {rule}", cell)
+
+    def training(r: ApproachResult) -> str:
+        if r.cost.training_usd is None and r.cost.training_seconds is None:
+            return "n/a"
+        usd = f"${r.cost.training_usd:.4f}" if r.cost.training_usd is not None else "-"
+        secs = f"{r.cost.training_seconds:.0f} s local" if r.cost.training_seconds is not None else ""
+        return f"{usd} ({secs})" if secs else usd
+
+    axes = [row("Knowledge: correct", lambda r: _ci(r, "correct", "{:.0%}"))]
+    if any(r.behaviour is not None for r in results.values()):
+        axes.append(row("Behaviour: meets every requirement", behaviour))
+        axes.extend(rule_row(rule) for rule in rules)
     return [
+        *axes,
         row("Exact match", lambda r: _ci(r, "exact_match")),
         row("Token F1", lambda r: _ci(r, "token_f1")),
         row("Correct", lambda r: _ci(r, "correct", "{:.0%}")),
@@ -206,8 +266,10 @@ def summary_rows(results: dict[str, ApproachResult]) -> list[tuple[str, list[str
             "Cost / 1k queries (API)",
             lambda r: f"${_num(r.cost.projected_per_1k_queries_usd, '{:.4f}')} ({r.cost.projected_model or '-'})",
         ),
+        row("Training (API price; local time)", training),
         row("Update method", update(lambda r: r.update.method)),  # type: ignore[union-attr]
         row("Update time", update(lambda r: f"{r.update.seconds:.1f} s")),  # type: ignore[union-attr]
+        row("Update cost (API price)", update(lambda r: _num(r.update.usd, "${:.4f}"))),  # type: ignore[union-attr]
         row(
             "New facts answered",
             update(lambda r: f"{r.update.answered_before} -> {r.update.answered_after} of {r.update.new_facts}"),  # type: ignore[union-attr]
@@ -225,6 +287,18 @@ def _difference_lines(results: ComparisonResults) -> list[str]:
     return lines
 
 
+def _criteria_lines(results: ComparisonResults) -> list[str]:
+    """Failed requirements per arm, the paired statements, and the break-even."""
+    rec = results.recommendation
+    if rec is None:
+        return []
+    lines = [f"{name} fails: {', '.join(failed) if failed else 'nothing'}" for name, failed in rec.failures.items()]
+    if rec.behaviour is not None:
+        lines.append(f"behaviour: {rec.behaviour.reason}")
+    lines.extend(rec.statements)
+    return lines
+
+
 def _verdict_mark(verdict: str) -> str:
     return "supported" if verdict == "supported" else "UNSUPPORTED"
 
@@ -237,6 +311,12 @@ def _citation_line(q: QuestionResult) -> str:
         return "" if relevant is None else (" (relevant)" if relevant else " (not relevant)")
 
     return ", ".join(f"[{c.number}] {c.source}{judged(c.relevant)}" for c in q.citations)
+
+
+def _behaviour_line(q: QuestionResult) -> str:
+    rules = ", ".join(f"{rule} {'ok' if ok else 'FAILED'}" for rule, ok in (q.behaviour or {}).items())
+    replaced = f"; replaced by the verified passage value: {', '.join(q.replaced_values)}" if q.replaced_values else ""
+    return f"{'meets every requirement' if q.compliant else 'fails a requirement'} ({rules}){replaced}"
 
 
 def _claim_lines(q: QuestionResult) -> list[str]:
@@ -256,6 +336,8 @@ def _answers_markdown(approaches: dict[str, ApproachResult]) -> list[str]:
             verdict = "correct" if q.correct else "not correct"
             lines.append(f"- **{q.question}** (reference: {q.reference}; F1 {q.token_f1:.2f}, {verdict})")
             lines.append(f"  - answer: {' '.join(q.answer.split())}")
+            if q.behaviour is not None:
+                lines.append(f"  - behaviour: {_behaviour_line(q)}")
             lines.append(f"  - citations: {_citation_line(q)}")
             lines.extend(f"  - claim {line}" for line in _claim_lines(q))
         lines.append("")
@@ -274,6 +356,11 @@ def render_markdown(results: ComparisonResults, charts: dict[str, str]) -> str:
     if results.recommendation is not None:
         lines.append(results.recommendation.summary)
         lines.append("")
+        criteria = _criteria_lines(results)
+        if criteria:
+            lines += ["", "Requirements (knowledge and behaviour: paired bootstrap, 95% interval):", ""]
+            lines.extend(f"- {c}" for c in criteria)
+            lines += ["", "Other axes:", ""]
         lines.extend(f"- **{v.axis}**: {v.reason}" for v in results.recommendation.verdicts)
         differences = _difference_lines(results)
         if differences:
@@ -300,7 +387,8 @@ def _answers_html(approaches: dict[str, ApproachResult]) -> str:
             parts.append(
                 f"<li><b>{esc(q.question)}</b> (reference: {esc(q.reference)}; F1 {q.token_f1:.2f}, {verdict})"
                 f"<ul><li>answer: {esc(' '.join(q.answer.split()))}</li>"
-                f"<li>citations: {esc(_citation_line(q))}</li>{claims}</ul></li>"
+                + (f"<li>behaviour: {esc(_behaviour_line(q))}</li>" if q.behaviour is not None else "")
+                + f"<li>citations: {esc(_citation_line(q))}</li>{claims}</ul></li>"
             )
         parts.append("</ul>")
     return "".join(parts)
@@ -318,8 +406,16 @@ def render_html(results: ComparisonResults, charts: dict[str, str]) -> str:
     summary = ""
     if results.recommendation is not None:
         summary = f"<p>{esc(results.recommendation.summary)}</p>"
+        criteria = _criteria_lines(results)
         verdicts = (
-            "<ul>"
+            (
+                "<p>Requirements (knowledge and behaviour: paired bootstrap, 95% interval):</p><ul>"
+                + "".join(f"<li>{esc(c)}</li>" for c in criteria)
+                + "</ul><p>Other axes:</p>"
+                if criteria
+                else ""
+            )
+            + "<ul>"
             + "".join(f"<li><b>{esc(v.axis)}</b>: {esc(v.reason)}</li>" for v in results.recommendation.verdicts)
             + "</ul>"
         )
@@ -352,6 +448,7 @@ def write_charts(results: ComparisonResults, out: Path) -> dict[str, str]:
     approaches = results.approaches
     charts: dict[str, str] = {}
     for title, name, draw in (
+        ("Knowledge vs behaviour", "axes.png", chart_axes),
         ("Answer quality", "quality.png", chart_quality),
         ("Retrieval", "retrieval.png", chart_retrieval),
         ("Latency", "latency.png", chart_latency),
@@ -381,6 +478,7 @@ def write_report(results: ComparisonResults, out: str | Path) -> dict[str, Path]
 
 
 __all__ = [
+    "chart_axes",
     "chart_cost",
     "chart_latency",
     "chart_quality",

@@ -56,6 +56,28 @@ class QuestionResult(BaseModel):
     input_tokens: int = 0
     output_tokens: int = 0
     cost_usd: float = 0.0
+    knowledge_answer: str | None = None
+    """What knowledge was scored on when it is not the whole answer (the JSON answer field, the label)."""
+    behaviour: dict[str, bool] | None = None
+    """Each rule of the line's ``expect`` and whether the answer meets it (``None``: nothing expected)."""
+    compliant: bool | None = None
+    """The answer meets every rule of its ``expect`` (``None``: nothing expected)."""
+    replaced_values: list[str] = Field(default_factory=list)
+    """JSON fields whose model-written value failed verification and was replaced by the verified
+    extractive value (retrieving arms, ``format: json`` only; the structure is the model's)."""
+
+
+class BehaviourScores(BaseModel):
+    """How often an arm's answers meet the behaviour requirements (``behaviour`` in ``results.json``)."""
+
+    compliance: float
+    """Share of answers meeting every rule of their ``expect``."""
+    rules: dict[str, float] = Field(default_factory=dict)
+    """Share of answers meeting each rule, over the answers that rule applies to."""
+    n: int
+    """Answers with an ``expect``."""
+    intervals: dict[str, Interval] = Field(default_factory=dict)
+    """95% bootstrap interval of ``compliance`` and of each rule (same keys)."""
 
 
 class QualityScores(BaseModel):
@@ -111,6 +133,10 @@ class CostStats(BaseModel):
     training_usd: float | None = None
     """One-off fine-tuning cost, projected at the API model's training price (fine-tuned approaches)."""
     prices_as_of: str = ""
+    training_seconds: float | None = None
+    """Wall time of the local training run (generating examples, preparing, training)."""
+    training_tokens: int | None = None
+    """Tokens trained on, epochs included (what ``training_usd`` prices)."""
 
 
 class UpdateStats(BaseModel):
@@ -126,6 +152,9 @@ class UpdateStats(BaseModel):
     """Of those, answered correctly before the update."""
     answered_after: int
     """Answered correctly after the update."""
+    usd: float | None = None
+    """Projected money cost of one update: the retrain at the API model's training price, or the
+    embedding of the new chunks (0 with the local embedder)."""
     details: dict[str, Any] = Field(default_factory=dict)
 
 
@@ -140,6 +169,8 @@ class ApproachResult(BaseModel):
     latency: LatencyStats
     cost: CostStats
     update: UpdateStats | None = None
+    behaviour: BehaviourScores | None = None
+    """Behaviour compliance (``None`` when no line has an ``expect``)."""
     questions: list[QuestionResult] = Field(default_factory=list)
 
 
@@ -168,6 +199,30 @@ class QualityDifference(BaseModel):
     """True when the interval contains 0: these questions cannot tell the two apart."""
 
 
+class BreakEven(BaseModel):
+    """When fine-tuning's cheaper inference pays for its training and its retraining per update."""
+
+    arm: str
+    """The fine-tuned arm weighed (``finetuned``, else ``hybrid``)."""
+    against: str = "rag"
+    updates_per_month: float
+    per_query_saving_usd: float
+    """rag's projected cost per query minus the arm's (negative: the arm costs more per query)."""
+    training_usd: float
+    """One-off training at the API model's training price."""
+    retrain_usd: float
+    """One retrain per update (the update phase's measured tokens, else the first training's)."""
+    monthly_retrain_usd: float
+    queries_per_month: float | None
+    """Queries a month above which the saving pays for the retraining (``None``: never, the arm is not cheaper)."""
+    first_month_queries: float | None
+    """Queries in the first month to pay for training and that month's retraining too."""
+    model: str
+    """API model the prices are for."""
+    prices_as_of: str
+    statement: str
+
+
 class Recommendation(BaseModel):
     """Per-axis verdicts and the overall pick, all derived from the measured numbers."""
 
@@ -175,7 +230,14 @@ class Recommendation(BaseModel):
     verdicts: list[AxisVerdict]
     summary: str
     differences: list[QualityDifference] = Field(default_factory=list)
-    """Answer-quality differences between the pick and each other approach, with their noise."""
+    """Paired differences (knowledge, and behaviour compliance when asked) between the pick and each other arm."""
+    behaviour: AxisVerdict | None = None
+    """Which arm meets the behaviour requirements best (``None`` when nothing was expected)."""
+    break_even: BreakEven | None = None
+    failures: dict[str, list[str]] = Field(default_factory=dict)
+    """Per arm, the requirements it fails: ``knowledge``, ``behaviour``, ``update cost``, ``latency``."""
+    statements: list[str] = Field(default_factory=list)
+    """Each pairwise finding with its paired interval, and the questions more needed when inside the noise."""
 
 
 class CompareSetup(BaseModel):
@@ -199,6 +261,12 @@ class CompareSetup(BaseModel):
     """``{"model", "trained": False}`` for a given model, or the :class:`TrainResult` fields with ``trained``."""
     update: dict[str, Any] | None = None
     """Per approach: details of the update phase (documents added, retrained model)."""
+    expect: dict[str, Any] | None = None
+    """Behaviour requirements: lines with one, distinct ones, and the one training answers were rendered to."""
+    eval_errors: list[dict[str, Any]] = Field(default_factory=list)
+    """Evaluation lines that could not be used (``path``, ``line``, ``key``, ``message``); the rest ran."""
+    updates_per_month: float = 4.0
+    """Update frequency the break-even assumes (``--updates-per-month``)."""
     seconds: float = 0.0
     """Wall time of the whole comparison."""
 
@@ -297,6 +365,26 @@ def per_question(result: ApproachResult, measure: str) -> list[float | None]:
     return _per_question(result.questions, measure)
 
 
+def behaviour_scores(questions: Sequence[QuestionResult]) -> BehaviourScores | None:
+    """Compliance overall and per rule, with intervals; ``None`` when no answer had an ``expect``."""
+    judged = [q for q in questions if q.compliant is not None]
+    if not judged:
+        return None
+    per_rule: dict[str, list[float]] = {}
+    for q in judged:
+        for rule, ok in (q.behaviour or {}).items():
+            per_rule.setdefault(rule, []).append(float(ok))
+    compliance: list[float | None] = [float(bool(q.compliant)) for q in judged]
+    intervals = {"compliance": interval(compliance)}
+    intervals.update({rule: interval(list(values)) for rule, values in per_rule.items()})
+    return BehaviourScores(
+        compliance=mean(compliance) or 0.0,
+        rules={rule: sum(values) / len(values) for rule, values in per_rule.items()},
+        n=len(judged),
+        intervals=intervals,
+    )
+
+
 def retrieval_scores(questions: Sequence[QuestionResult], k: int) -> RetrievalScores | None:
     judged = [q for q in questions if q.hit is not None]
     if not judged:
@@ -314,6 +402,8 @@ __all__ = [
     "APPROACHES",
     "ApproachResult",
     "AxisVerdict",
+    "BehaviourScores",
+    "BreakEven",
     "CompareSetup",
     "ComparisonResults",
     "CostStats",
@@ -325,6 +415,7 @@ __all__ = [
     "Recommendation",
     "RetrievalScores",
     "UpdateStats",
+    "behaviour_scores",
     "latency_stats",
     "mean",
     "per_question",
