@@ -72,6 +72,7 @@ def test_folder_loads_once_and_generates(tiny_model: Path) -> None:
 
 
 def test_cli_chat_model_local_path_answers_direct(tiny_model: Path, tmp_path: Path) -> None:
+    (tmp_path / "store").mkdir()  # ask refuses a store folder that does not exist; an empty one answers direct
     result = runner.invoke(
         app,
         [
