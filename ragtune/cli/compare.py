@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from ragtune.cli.common import JsonFlag, emit_json, progress_bar, with_settings
+from ragtune.cli.common import JsonFlag, console, emit_json, progress_bar, with_settings
 from ragtune.cli.common import out as stdout
 from ragtune.cli.main import app
 from ragtune.config import Settings
