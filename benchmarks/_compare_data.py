@@ -16,6 +16,7 @@ into the README tables.
 
 from __future__ import annotations
 
+import argparse
 import gzip
 import json
 import os
@@ -56,6 +57,17 @@ def _write_jsonl(path: Path, rows: Sequence[dict[str, Any]]) -> None:
 
 
 # -- SQuAD ---------------------------------------------------------------------------------------
+
+
+def squad_arguments(description: str) -> argparse.Namespace:
+    """The command line shared by the SQuAD comparison benchmarks (a) and (c)."""
+    parser = argparse.ArgumentParser(description=description)
+    parser.add_argument("--paragraphs", type=int, default=40, help="Corpus paragraphs = questions.")
+    parser.add_argument("--articles", type=int, default=4, help="SQuAD dev articles the paragraphs come from.")
+    parser.add_argument("--first-article", type=int, default=0)
+    parser.add_argument("--epochs", type=int, default=None, help="LoRA epochs (default: compare's own).")
+    parser.add_argument("--work", type=Path, default=None, help="Keep the task, store and report here.")
+    return parser.parse_args()
 
 
 def squad_task(

@@ -17,23 +17,16 @@ whatever the data gives; nothing here was chosen to produce that verdict.
 
 from __future__ import annotations
 
-import argparse
 import sys
 import tempfile
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from _compare_data import JSON_SCHEMA, print_report, run_compare, squad_task
+from _compare_data import JSON_SCHEMA, print_report, run_compare, squad_arguments, squad_task
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--paragraphs", type=int, default=40, help="Corpus paragraphs = questions.")
-    parser.add_argument("--articles", type=int, default=4, help="SQuAD dev articles the paragraphs come from.")
-    parser.add_argument("--first-article", type=int, default=0)
-    parser.add_argument("--epochs", type=int, default=None, help="LoRA epochs (default: compare's own).")
-    parser.add_argument("--work", type=Path, default=None, help="Keep the task, store and report here.")
-    args = parser.parse_args()
+    args = squad_arguments(__doc__.split("\n\n")[0])
     with tempfile.TemporaryDirectory(prefix="compare-json-") as tmp:
         work = args.work or Path(tmp)
         task = squad_task(
