@@ -21,6 +21,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ragtune.errors import InputError
 from ragtune.evaluation.expect import Expect, ExpectError, label_correct, parse_expect
+from ragtune.jsonl import numbered_lines
 
 
 class EvalItem(BaseModel):
@@ -107,14 +108,8 @@ def read_eval(path: str | Path, expect: Expect | None = None) -> EvalFile:
             message lists the line errors).
     """
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError as exc:
-        raise InputError(f"Evaluation file {path} not found.", path=str(path)) from exc
     out = EvalFile()
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, line in numbered_lines(path, "Evaluation file"):
         try:
             out.items.append(_item(json.loads(line), expect))
         except ExpectError as exc:

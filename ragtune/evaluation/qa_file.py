@@ -16,6 +16,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
 
 from ragtune.errors import InputError
+from ragtune.jsonl import numbered_lines
 
 
 class QAItem(BaseModel):
@@ -85,16 +86,11 @@ def load_qa(path: str | Path) -> QAFile:
         InputError: the file is missing, or holds no readable question (empty, or every line broken).
     """
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError as exc:
-        raise InputError(f"Question file {path} not found.", path=str(path)) from exc
     items: list[QAItem] = []
     errors: list[LineError] = []
-    for number, line in enumerate(lines, start=1):
-        if line.strip():
-            parsed = _parse(path, number, line)
-            (items if isinstance(parsed, QAItem) else errors).append(parsed)  # type: ignore[arg-type]
+    for number, line in numbered_lines(path, "Question file"):
+        parsed = _parse(path, number, line)
+        (items if isinstance(parsed, QAItem) else errors).append(parsed)  # type: ignore[arg-type]
     if not items:
         detail = "; ".join(str(e) for e in errors[:3]) if errors else "the file is empty"
         msg = f"{path}: no question to evaluate ({detail}). Add one JSON object per line: {_EXPECTED}."

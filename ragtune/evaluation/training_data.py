@@ -25,6 +25,7 @@ from typing import TYPE_CHECKING, Any
 from ragtune.errors import InputError
 from ragtune.evaluation.answer_metrics import normalize_answer
 from ragtune.evaluation.expect import Expect, check, example_object
+from ragtune.jsonl import numbered_lines
 
 if TYPE_CHECKING:
     from ragtune.chains.context import ContextBlock
@@ -83,14 +84,8 @@ def read_train_file(path: str | Path) -> list[dict[str, Any]]:
         InputError: the file is missing, or a line is not a JSON object (the message names the line).
     """
     path = Path(path)
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError as exc:
-        raise InputError(f"Training file {path} not found.", path=str(path)) from exc
     records = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, line in numbered_lines(path, "Training file"):
         try:
             data = json.loads(line)
         except json.JSONDecodeError as exc:

@@ -20,6 +20,7 @@ from typing import TYPE_CHECKING, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from ragtune.errors import InputError
+from ragtune.jsonl import numbered_lines
 
 if TYPE_CHECKING:
     from ragtune.routing.router import Router
@@ -102,14 +103,8 @@ def load_labelled(path: str | Path) -> list[LabelledQuery]:
         InputError: the file is missing, or a line is not valid; the message names the line.
     """
     file = Path(path)
-    try:
-        lines = file.read_text(encoding="utf-8").splitlines()
-    except FileNotFoundError as exc:
-        raise InputError(f"Labelled file {file} not found", path=str(file)) from exc
     out = []
-    for number, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
+    for number, line in numbered_lines(file, "Labelled file"):
         try:
             out.append(LabelledQuery.model_validate(json.loads(line)))
         except (json.JSONDecodeError, ValidationError) as exc:
