@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from ragtune.cli.main import app
+from ragtune.testing.imports import heavy_imports_after
 
 runner = CliRunner()
 
@@ -162,29 +163,6 @@ def test_json_goes_to_stdout_alone(tmp_path: Path, sample_corpus: Path) -> None:
     assert json.loads(proc.stdout)["added"] == 1
 
 
-_HEAVY_PROBE = """
-import sys
-from ragtune.cli.main import app
-try:
-    app(sys.argv[1:])
-except SystemExit as exc:
-    code = exc.code or 0
-else:
-    code = 0
-heavy_roots = {'torch', 'sentence_transformers', 'transformers', 'openvino', 'onnxruntime', 'onnx'}
-heavy = sorted(m for m in sys.modules if m.split('.')[0] in heavy_roots)
-print('HEAVY', heavy, 'EXIT', code)
-"""
-
-
-def _heavy_modules_after(*args: str) -> tuple[str, str]:
-    """Run the real CLI in a fresh interpreter; the torch/ONNX/OpenVINO modules it imported, and its exit code."""
-    proc = subprocess.run([sys.executable, "-c", _HEAVY_PROBE, *args], capture_output=True, text=True, timeout=300)
-    line = next(ln for ln in proc.stdout.splitlines() if ln.startswith("HEAVY"))
-    heavy, code = line.removeprefix("HEAVY ").split(" EXIT ")
-    return heavy, code
-
-
 def test_commands_without_a_model_need_no_torch(tmp_path: Path, sample_corpus: Path, minilm) -> None:  # type: ignore[no-untyped-def]
     """status, keyword and hybrid search, models list and --help read the store's record, never load torch."""
     store = str(tmp_path / "store")
@@ -198,7 +176,7 @@ def test_commands_without_a_model_need_no_torch(tmp_path: Path, sample_corpus: P
         ("route", "Can I get a refund on an annual Team plan?", "--store", store, "--json"),
         ("ask", "Can I get a refund on an annual Team plan?", "--store", store, "--json"),  # rag + extract
     ):
-        assert _heavy_modules_after(*args) == ("[]", "0"), args
+        assert heavy_imports_after(*args, timeout=300) == ([], 0), args
 
 
 def test_store_record_gives_dimension_and_refuses_another_model(tmp_path: Path, sample_corpus: Path, minilm) -> None:  # type: ignore[no-untyped-def]

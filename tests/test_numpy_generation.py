@@ -15,6 +15,7 @@ import pytest
 from ragtune.llm import loader, numpy_chat
 from ragtune.llm.local import LocalChatModel
 from ragtune.llm.numpy_decoder import Decoding, NumpyDecoder
+from ragtune.testing.imports import heavy_imports_after
 
 pytestmark = pytest.mark.slow
 
@@ -251,25 +252,6 @@ def test_local_token_counts_need_no_transformers_and_agree() -> None:
     assert count_chat_tokens(conversation, "smollm2-135m-instruct", provider="local") == expected[1]
 
 
-_PROBE = """
-import sys
-from ragtune.cli.main import app
-try:
-    app(sys.argv[1:])
-except SystemExit as exc:
-    code = exc.code or 0
-else:
-    code = 0
-heavy = sorted({m.split('.')[0] for m in sys.modules if m.split('.')[0] in ('torch', 'transformers', 'peft')})
-print('HEAVY', heavy, 'EXIT', code)
-"""
-
-
-def _heavy(*args: str) -> str:
-    proc = subprocess.run([sys.executable, "-c", _PROBE, *args], capture_output=True, text=True, timeout=600)
-    return next((ln for ln in proc.stdout.splitlines() if ln.startswith("HEAVY")), proc.stdout + proc.stderr)
-
-
 def test_ask_on_every_generating_route_imports_no_torch(tmp_path: Path, sample_corpus: Path) -> None:
     """Fresh interpreters, the real CLI: direct, rag in each synthesis mode, and finetuned/hybrid with an adapter."""
     from ragtune.llm import ModelEntry, ModelRegistry
@@ -298,7 +280,7 @@ def test_ask_on_every_generating_route_imports_no_torch(tmp_path: Path, sample_c
         ("ask", question, "--route", "hybrid", *short),
     ]
     for args in cases:
-        assert _heavy(*args) == "HEAVY [] EXIT 0", args
+        assert heavy_imports_after(*args, roots=("torch", "transformers", "peft")) == ([], 0), args
     answered = subprocess.run(
         [sys.executable, "-m", "ragtune", *cases[-2]], capture_output=True, text=True, timeout=600
     )
