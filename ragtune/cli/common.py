@@ -18,6 +18,7 @@ import inspect
 import json
 import logging
 import sys
+import time
 import typing
 from collections.abc import Callable
 from pathlib import Path
@@ -292,12 +293,20 @@ __all__ = [
 
 
 class _RichProgress:
-    """A ProgressCallback driving one rich bar per phase on stderr."""
+    """A ProgressCallback driving one rich bar per phase on stderr.
+
+    When stderr is not a terminal (a log file, CI, ``2> log``), a live bar would print nothing until
+    the end, so the same events become plain lines instead: one when a phase starts, then at most
+    one every ``_PLAIN_EVERY_S`` seconds, and one when it completes.
+    """
+
+    _PLAIN_EVERY_S = 10.0
 
     def __init__(self, description: str) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 
         self.description = description
+        self.plain = not console.is_terminal
         self.progress = Progress(
             SpinnerColumn(),
             TextColumn("[progress.description]{task.description}"),
@@ -306,15 +315,35 @@ class _RichProgress:
             TimeElapsedColumn(),
             console=console,
             transient=False,
+            disable=self.plain,
         )
         self.tasks: dict[str, Any] = {}
+        self.started = time.monotonic()
+        self.last_line: dict[str, float] = {}
 
     def __call__(self, event: Any) -> None:
+        if self.plain:
+            self._line(event)
+            return
         task = self.tasks.get(event.phase)
         if task is None:
             task = self.progress.add_task(f"{self.description}: {event.phase}", total=event.total)
             self.tasks[event.phase] = task
         self.progress.update(task, completed=event.done, total=event.total)
+
+    def _line(self, event: Any) -> None:
+        now = time.monotonic()
+        first = event.phase not in self.last_line
+        finished = event.total is not None and event.done >= event.total
+        if not (first or finished or now - self.last_line[event.phase] >= self._PLAIN_EVERY_S):
+            return
+        if finished and self.last_line.get(event.phase) == -1.0:
+            return  # its completion was already reported
+        self.last_line[event.phase] = -1.0 if finished else now
+        count = f"{event.done}/{event.total}" if event.total is not None else str(event.done)
+        detail = f" {event.message}" if event.message else ""
+        line = f"{self.description}: {event.phase} {count}{detail} ({now - self.started:.0f} s)"
+        console.print(line, highlight=False, markup=False)
 
     def __enter__(self) -> _RichProgress:
         self.progress.start()
