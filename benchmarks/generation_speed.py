@@ -20,6 +20,7 @@ Rows (every ratio compares two numbers from this run, on this machine):
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import shutil
@@ -29,6 +30,7 @@ import sys
 import tempfile
 import time
 from pathlib import Path
+from typing import Any
 
 from _common import REPO, print_table
 
@@ -55,20 +57,29 @@ print(tokenizer.decode(out[0, ids["input_ids"].shape[1]:], skip_special_tokens=T
 
 
 def decode_rates(tokens: int) -> list[list[object]]:
-    """Tokens/s after the first token, per engine, summed over :data:`PROMPTS`."""
+    """Tokens/s after the first token, per engine, summed over :data:`PROMPTS`; ratios to transformers."""
     import torch
     from transformers import AutoModelForCausalLM
 
     from ragtune.llm import loader
+    from ragtune.llm.block_decoder import BlockDecoder, block_graphs
     from ragtune.llm.numpy_chat import NumpyChat
     from ragtune.llm.numpy_decoder import Decoding
 
     folder = loader.cache_dir()
-    chat = NumpyChat(folder)
-    chat.decoder.eos = set()  # always `tokens` new tokens, as min_new_tokens does for transformers
-    prompts = [chat.prompt_ids([{"role": "user", "content": p}]) for p in PROMPTS]
+    graphs = block_graphs(loader.LOCAL_MODEL_ID)
+    two = NumpyChat(folder, graphs=graphs)
+    two.decoder = BlockDecoder(folder, graphs, threads=2)
+    chats = {
+        "numpy float32 (1 thread)": NumpyChat(folder),
+        "blocks: GGUF Q4_1/Q8_0, int8 products (1 thread)": NumpyChat(folder, graphs=graphs),
+        "blocks (2 threads)": two,
+    }
+    for chat in chats.values():
+        chat.decoder.eos = set()  # always `tokens` new tokens, as min_new_tokens does for transformers
+    prompts = [chats["numpy float32 (1 thread)"].prompt_ids([{"role": "user", "content": p}]) for p in PROMPTS]
 
-    def numpy_run(ids: list[int]) -> tuple[float, float]:
+    def numpy_run(chat: NumpyChat, ids: list[int]) -> tuple[float, float]:
         with chat._blas_threads():
             start = time.perf_counter()
             stream = chat.decoder.generate(ids, Decoding(max_new_tokens=tokens))
@@ -91,11 +102,13 @@ def decode_rates(tokens: int) -> list[list[object]]:
         return times[0], times[1] - times[0]
 
     default_threads = torch.get_num_threads()
-    rows: list[list[object]] = []
-    engines = [("numpy (1 BLAS thread)", numpy_run, None), ("transformers", hf_run, default_threads)]
+    engines: list[tuple[str, Any, int | None]] = [
+        (name, functools.partial(numpy_run, chat), None) for name, chat in chats.items()
+    ]
+    engines.append((f"transformers (torch's default {default_threads} threads)", hf_run, default_threads))
     if default_threads != 1:
         engines.append(("transformers (1 thread)", hf_run, 1))
-    rates = {}
+    rows: list[list[object]] = []
     for name, run, threads in engines:
         if threads is not None:
             torch.set_num_threads(threads)
@@ -105,11 +118,9 @@ def decode_rates(tokens: int) -> list[list[object]]:
             first, rest = run(ids)
             firsts.append(first)
             decodes.append(rest)
-        rates[name] = len(prompts) * (tokens - 1) / sum(decodes)
-        label = f"{name}, torch threads={threads}" if threads else name
-        rows.append([label, statistics.median(firsts) * 1000, rates[name]])
-    numpy_rate = rates["numpy (1 BLAS thread)"]
-    return [[*row, numpy_rate / float(row[2])] for row in rows]  # type: ignore[arg-type]
+        rows.append([name, statistics.median(firsts) * 1000, len(prompts) * (tokens - 1) / sum(decodes)])
+    baseline = float(rows[len(chats)][2])  # type: ignore[arg-type]
+    return [[*row, float(row[2]) / baseline] for row in rows]  # type: ignore[arg-type]
 
 
 def _timed(argv: list[str], pythonpath: Path) -> tuple[float, float, str]:
@@ -171,32 +182,36 @@ GREEDY_SET = (
 
 
 def int8_rows(tokens: int) -> list[list[object]]:
-    """Per-channel int8 weights against float32 on :data:`GREEDY_SET`: identical answers, shared prefix, speed."""
+    """Per-channel int8 weights and the GGUF blocks against float32 on :data:`GREEDY_SET`: identical answers,
+    shared prefix, speed."""
     from ragtune.llm import loader
+    from ragtune.llm.block_decoder import block_graphs
     from ragtune.llm.numpy_chat import NumpyChat
     from ragtune.llm.numpy_decoder import Decoding
 
     chat = NumpyChat(loader.cache_dir())
+    blocks = NumpyChat(loader.cache_dir(), graphs=block_graphs(loader.LOCAL_MODEL_ID))
     prompts = [chat.prompt_ids([{"role": "user", "content": p}]) for p in GREEDY_SET]
     decoding = Decoding(max_new_tokens=tokens, repetition_penalty=1.05)
     outputs, rates = {}, {}
-    for name in ("float32", "int8"):
+    for name in ("float32", "blocks", "int8"):
+        engine = blocks if name == "blocks" else chat
         if name == "int8":
             chat.decoder.quantize_int8()
         made, start = [], time.perf_counter()
-        with chat._blas_threads():
+        with engine._blas_threads():
             for ids in prompts:
-                made.append(list(chat.decoder.generate(ids, decoding)))
+                made.append(list(engine.decoder.generate(ids, decoding)))
         outputs[name], rates[name] = made, sum(map(len, made)) / (time.perf_counter() - start)
-    same = sum(a == b for a, b in zip(outputs["float32"], outputs["int8"], strict=True))
-    prefix = []
-    for a, b in zip(outputs["float32"], outputs["int8"], strict=True):
-        k = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
-        prefix.append(k / max(len(a), 1))
-    return [
-        ["float32", f"{len(GREEDY_SET)} of {len(GREEDY_SET)}", 1.0, rates["float32"]],
-        ["int8 per channel", f"{same} of {len(GREEDY_SET)}", statistics.mean(prefix), rates["int8"]],
-    ]
+    rows: list[list[object]] = [["float32", f"{len(GREEDY_SET)} of {len(GREEDY_SET)}", 1.0, rates["float32"]]]
+    for name, label in (("blocks", "GGUF blocks (Q4_1/Q8_0), int8 products"), ("int8", "int8 per channel")):
+        same = sum(a == b for a, b in zip(outputs["float32"], outputs[name], strict=True))
+        prefix = []
+        for a, b in zip(outputs["float32"], outputs[name], strict=True):
+            k = next((i for i, (x, y) in enumerate(zip(a, b, strict=False)) if x != y), min(len(a), len(b)))
+            prefix.append(k / max(len(a), 1))
+        rows.append([label, f"{same} of {len(GREEDY_SET)}", statistics.mean(prefix), rates[name]])
+    return rows
 
 
 def compare_wall(pythonpath: Path) -> float:
@@ -244,7 +259,7 @@ def main() -> None:
     rows = decode_rates(args.tokens)
     print_table(
         f"Decode speed after the first token ({args.tokens} tokens x {len(PROMPTS)} prompts)",
-        ["engine", "first token ms (median)", "tokens/s", "numpy / this"],
+        ["engine", "first token ms (median)", "tokens/s", "/ transformers (default threads)"],
         rows,
     )
     if args.compare:

@@ -33,7 +33,14 @@ ENGINE_ENV = "RAGTUNE_LOCAL_ENGINE"
 """``auto`` (default: numpy where it can run), ``numpy`` or ``transformers``."""
 THREADS_ENV = "RAGTUNE_NUM_THREADS"
 WEIGHTS_ENV = "RAGTUNE_LOCAL_WEIGHTS"
-"""``float32`` (default) or ``int8``: per-channel int8 weights, for measuring their quality (see README)."""
+"""``float32`` (default), ``blocks`` (a GGUF model's own 4-bit blocks with int8 products,
+:mod:`ragtune.llm.block_decoder`) or ``int8`` (per-channel int8 weights, for measuring their quality)."""
+DEFAULT_WEIGHTS = "float32"
+
+
+def weights_choice() -> str:
+    """``RAGTUNE_LOCAL_WEIGHTS``, lower-cased (:data:`DEFAULT_WEIGHTS` when unset)."""
+    return os.environ.get(WEIGHTS_ENV, "").strip().lower() or DEFAULT_WEIGHTS
 _lock = threading.Lock()
 _said: set[str] = set()
 
@@ -41,15 +48,21 @@ _said: set[str] = set()
 class NumpyChat:
     """A model folder's decoder, tokenizer and chat template: conversation in, text pieces out."""
 
-    def __init__(self, folder: Path, overrides: tuple[Path, ...] = ()) -> None:
-        self.decoder = NumpyDecoder(folder, overrides)
-        if os.environ.get(WEIGHTS_ENV, "float32").strip().lower() == "int8":
-            self.decoder.quantize_int8()
-        self.template = ChatTemplate(folder)
+    def __init__(self, folder: Path, overrides: tuple[Path, ...] = (), graphs: Path | None = None) -> None:
+        """``graphs``: the packaged GGUF's block graphs (:func:`~ragtune.llm.block_decoder.block_graphs`), if used."""
         wanted = os.environ.get(THREADS_ENV)
-        # one BLAS thread by default: a matrix-vector product per token is memory-bound, and
+        # one thread by default: a matrix-vector product per token is memory-bound, and
         # OpenBLAS threads spinning on a shared, busy machine made decoding 3-6x slower (measured)
         self.threads = max(1, int(wanted)) if wanted else 1
+        if graphs is not None:
+            from ragtune.llm.block_decoder import BlockDecoder
+
+            self.decoder: NumpyDecoder = BlockDecoder(folder, graphs, self.threads)
+        else:
+            self.decoder = NumpyDecoder(folder, overrides)
+            if weights_choice() == "int8":
+                self.decoder.quantize_int8()
+        self.template = ChatTemplate(folder)
 
     def prompt_ids(self, conversation: list[dict[str, str]]) -> list[int]:
         return self.decoder.encode(self.template.render(conversation, add_generation_prompt=True))
@@ -115,6 +128,13 @@ def _chat(spec: str, adapter: str | None, _stamp: float) -> NumpyChat:
     if folder is None:
         raise ValueError(why)
     overrides: tuple[Path, ...] = ()
+    if adapter is None and weights_choice() == "blocks" and loader.resolve_source(spec).is_gguf:
+        from ragtune.llm.block_decoder import block_graphs
+
+        try:
+            return NumpyChat(folder, graphs=block_graphs(spec))
+        except ValueError as exc:  # not Q4_1/Q8_0 Llama blocks: the float32 weights do
+            _say_once(f"blocks|{spec}", "Local model %s runs on float32 weights, not its blocks: %s.", spec, exc)
     if adapter is not None:
         from ragtune.llm.lora_merge import merged_weights_file
 

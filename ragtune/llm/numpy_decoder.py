@@ -105,35 +105,50 @@ class NumpyDecoder(NumpyLlama):
         """Run ``ids`` (positions ``past`` on) through the model, filling the cache; the last position's logits."""
         n = len(ids)
         cos, sin = self._rope(past, past + n)
-        group = self.heads // self.kv_heads
-        scale = 1.0 / math.sqrt(self.head_dim)
-        causal = np.triu(np.full((n, past + n), -np.inf, dtype=np.float32), past + 1) if n > 1 else None
         x = self.embed[ids]
         for layer, (keys, values) in zip(self.layers, cache, strict=True):
             h = _rms_norm(x, layer["input_layernorm.weight"], self.eps)
             q = self._linear(h, layer, "self_attn.q_proj")
             k = self._linear(h, layer, "self_attn.k_proj")
             v = self._linear(h, layer, "self_attn.v_proj")
-            q = self._rotate(q.reshape(n, self.heads, self.head_dim).transpose(1, 0, 2), cos, sin)
-            k = self._rotate(k.reshape(n, self.kv_heads, self.head_dim).transpose(1, 0, 2), cos, sin)
-            keys[:, past : past + n] = k
-            values[:, past : past + n] = v.reshape(n, self.kv_heads, self.head_dim).transpose(1, 0, 2)
-            k_all, v_all = keys[:, : past + n], values[:, : past + n]
-            # grouped heads: (kv, group*n, d) against (kv, T, d), no repeated copies of the cache
-            qg = q.reshape(self.kv_heads, group * n, self.head_dim)
-            scores = (qg @ k_all.transpose(0, 2, 1)) * scale
-            if causal is not None:
-                scores = scores.reshape(self.kv_heads, group, n, past + n) + causal
-            scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
-            scores /= scores.sum(axis=-1, keepdims=True)
-            out = scores.reshape(self.kv_heads, group * n, past + n) @ v_all
-            out = out.reshape(self.heads, n, self.head_dim).transpose(1, 0, 2).reshape(n, self.heads * self.head_dim)
+            out = self._attend(q, k, v, keys, values, past, cos, sin)
             x = x + self._linear(out, layer, "self_attn.o_proj")
             h = _rms_norm(x, layer["post_attention_layernorm.weight"], self.eps)
             gate = _silu(self._linear(h, layer, "mlp.gate_proj"))
             x = x + self._linear(gate * self._linear(h, layer, "mlp.up_proj"), layer, "mlp.down_proj")
         last = _rms_norm(x[-1:], self.norm, self.eps)
         return np.asarray((last @ self.head.T)[0])
+
+    def _attend(
+        self,
+        q: np.ndarray,
+        k: np.ndarray,
+        v: np.ndarray,
+        keys: np.ndarray,
+        values: np.ndarray,
+        past: int,
+        cos: np.ndarray,
+        sin: np.ndarray,
+    ) -> np.ndarray:
+        """Rotate the new queries and keys, append keys and values to the cache, attend: ``(n, heads * head_dim)``."""
+        n = q.shape[0]
+        group = self.heads // self.kv_heads
+        scale = 1.0 / math.sqrt(self.head_dim)
+        q = self._rotate(q.reshape(n, self.heads, self.head_dim).transpose(1, 0, 2), cos, sin)
+        k = self._rotate(k.reshape(n, self.kv_heads, self.head_dim).transpose(1, 0, 2), cos, sin)
+        keys[:, past : past + n] = k
+        values[:, past : past + n] = v.reshape(n, self.kv_heads, self.head_dim).transpose(1, 0, 2)
+        k_all, v_all = keys[:, : past + n], values[:, : past + n]
+        # grouped heads: (kv, group*n, d) against (kv, T, d), no repeated copies of the cache
+        qg = q.reshape(self.kv_heads, group * n, self.head_dim)
+        scores = (qg @ k_all.transpose(0, 2, 1)) * scale
+        if n > 1:
+            causal = np.triu(np.full((n, past + n), -np.inf, dtype=np.float32), past + 1)
+            scores = scores.reshape(self.kv_heads, group, n, past + n) + causal
+        scores = np.exp(scores - scores.max(axis=-1, keepdims=True))
+        scores /= scores.sum(axis=-1, keepdims=True)
+        out = scores.reshape(self.kv_heads, group * n, past + n) @ v_all
+        return np.asarray(out.reshape(self.heads, n, self.head_dim).transpose(1, 0, 2).reshape(n, -1))
 
     def _cache(self, size: int) -> list[tuple[np.ndarray, np.ndarray]]:
         shape = (self.kv_heads, size, self.head_dim)

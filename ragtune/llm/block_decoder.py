@@ -1,0 +1,269 @@
+"""The packaged model's decoder on its own 4-bit blocks: ONNX Runtime matrix products, numpy attention.
+
+:class:`~ragtune.llm.numpy_decoder.NumpyDecoder` multiplies by the float32 expansion of the GGUF
+weights, so each token reads 0.54 GB and decoding is bound by memory bandwidth (about 16 tokens/s
+on one core here). This decoder keeps every layer matrix as the file's Q4_1 blocks and the tied
+embedding as its Q8_0 blocks (:mod:`ragtune.llm.gguf_blocks`), and multiplies with ONNX Runtime's
+``MatMulNBits``, whose CPU kernel expands the blocks on the fly in float32. The numbers are the
+same weights, so the answers are the same (the equality test with transformers covers this path
+too); only ~0.1 GB is read per token.
+
+Per layer, one small ONNX graph runs everything between two attentions: the output projection,
+the residual, RMSNorm, the SwiGLU MLP, the next layer's RMSNorm and its fused query/key/value
+projection. Rotary embedding, the KV cache and attention itself stay in numpy
+(:meth:`NumpyDecoder._attend`), so decoding, sampling and streaming are shared with the float32
+decoder. 32 graph runs per token.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from ragtune.llm.gguf_blocks import BlockMatrix, GGUFBlocks, hf_rows
+from ragtune.llm.numpy_decoder import NumpyDecoder
+
+_OPSET = 17
+GRAPH_FORMAT = 1
+"""Bumped when the graphs change, so cached ones are rebuilt."""
+ACCURACY = 4
+"""``MatMulNBits`` accuracy level: products in int8 on blocks of 32 inputs, as llama.cpp computes Q4_1 x Q8."""
+
+
+def _graph_builder(accuracy: int) -> Any:
+    from onnx import TensorProto, helper, numpy_helper
+
+    class Builder:
+        """A tiny graph: float32 inputs ``(n, width)``, block matrices as initializers."""
+
+        def __init__(self) -> None:
+            self.accuracy = accuracy
+            self.nodes: list[Any] = []
+            self.inits: list[Any] = []
+            self.count = 0
+
+        def name(self, prefix: str) -> str:
+            self.count += 1
+            return f"{prefix}{self.count}"
+
+        def const(self, array: np.ndarray, prefix: str = "c") -> str:
+            name = self.name(prefix)
+            self.inits.append(numpy_helper.from_array(np.ascontiguousarray(array), name))
+            return name
+
+        def op(self, kind: str, inputs: Sequence[str], domain: str = "", **attrs: Any) -> str:
+            out = self.name(kind.lower())
+            self.nodes.append(helper.make_node(kind, list(inputs), [out], domain=domain, **attrs))
+            return out
+
+        def matmul(self, x: str, matrix: BlockMatrix) -> str:
+            n, k = matrix.shape
+            inputs = [x, self.const(matrix.blocks), self.const(matrix.scales)]
+            if matrix.zeros is not None:
+                inputs.append(self.const(matrix.zeros))
+            out = self.op(
+                "MatMulNBits",
+                inputs,
+                domain="com.microsoft",
+                K=k,
+                N=n,
+                bits=matrix.bits,
+                block_size=32,
+                accuracy_level=self.accuracy,
+            )
+            if matrix.offsets is None:
+                return out
+            shape = self.const(np.array([0, k // 32, 32], dtype=np.int64))
+            last = self.const(np.array([-1], dtype=np.int64))
+            sums = self.op("ReduceSum", [self.op("Reshape", [x, shape]), last], keepdims=0)
+            return self.op("Add", [out, self.op("MatMul", [sums, self.const(matrix.offsets.T.copy())])])
+
+        def rms_norm(self, x: str, weight: np.ndarray, eps: float) -> str:
+            # x / sqrt(mean(x * x) + eps) * weight, in the order numpy and transformers compute it
+            mean = self.op("ReduceMean", [self.op("Mul", [x, x])], axes=[-1], keepdims=1)
+            root = self.op("Sqrt", [self.op("Add", [mean, self.const(np.array(eps, dtype=np.float32))])])
+            return self.op("Mul", [self.op("Div", [x, root]), self.const(weight.astype(np.float32))])
+
+        def silu(self, x: str) -> str:
+            one = self.const(np.array(1.0, dtype=np.float32))
+            return self.op("Div", [x, self.op("Add", [one, self.op("Exp", [self.op("Neg", [x])])])])
+
+        def model(self, inputs: Sequence[tuple[str, int]], outputs: Sequence[tuple[str, str]]) -> bytes:
+            """Serialized model; ``inputs``: (name, width); ``outputs``: (public name, internal name)."""
+            for public, internal in outputs:
+                self.nodes.append(helper.make_node("Identity", [internal], [public]))
+            graph = helper.make_graph(
+                self.nodes,
+                "ragtune_block",
+                [helper.make_tensor_value_info(n, TensorProto.FLOAT, ["n", w]) for n, w in inputs],
+                [helper.make_tensor_value_info(p, TensorProto.FLOAT, None) for p, _ in outputs],
+                self.inits,
+            )
+            opsets = [helper.make_opsetid("", _OPSET), helper.make_opsetid("com.microsoft", 1)]
+            return bytes(helper.make_model(graph, opset_imports=opsets).SerializeToString())
+
+    return Builder()
+
+
+def gguf_unsupported(blocks: GGUFBlocks) -> str | None:
+    """Why this GGUF cannot run on its blocks, or ``None``: Llama with Q4_1/Q8_0 matrices only."""
+    kind = blocks.field("general.architecture")
+    if kind != "llama":
+        return f"its architecture ({kind!r}) is not llama"
+    wanted = {0, 3, 8}
+    if not blocks.kinds() <= wanted:
+        return f"it holds GGML types {sorted(blocks.kinds() - wanted)}; the block decoder reads Q4_1, Q8_0 and F32"
+    return None
+
+
+def build_block_models(gguf: str | Path, target: str | Path, config: dict[str, Any]) -> None:
+    """Write the decoder's graphs for ``gguf`` into ``target`` (``first.onnx``, ``layer-NN.onnx``, ``head.onnx``).
+
+    Done once per model (seconds: parsing the GGUF's metadata dominates); :class:`BlockDecoder`
+    then only opens the files. ``config``: the model's ``config.json``.
+
+    Raises:
+        ValueError: the GGUF is not one this decoder reads (:func:`gguf_unsupported`).
+    """
+    blocks = GGUFBlocks(gguf)
+    why = gguf_unsupported(blocks)
+    if why is not None:
+        raise ValueError(f"{gguf} cannot run on its blocks: {why}")
+    target = Path(target)
+    target.mkdir(parents=True, exist_ok=True)
+    heads = int(config["num_attention_heads"])
+    kv_heads = int(config.get("num_key_value_heads") or heads)
+    hidden, eps, layers = int(config["hidden_size"]), float(config["rms_norm_eps"]), int(config["num_hidden_layers"])
+
+    def qkv(i: int) -> BlockMatrix:
+        q = hf_rows(blocks.matrix(f"blk.{i}.attn_q.weight"), heads)
+        k = hf_rows(blocks.matrix(f"blk.{i}.attn_k.weight"), kv_heads)
+        return _stack(q, k, blocks.matrix(f"blk.{i}.attn_v.weight"))
+
+    first = _graph_builder(ACCURACY)
+    h = first.rms_norm("x", blocks.vector("blk.0.attn_norm.weight"), eps)
+    (target / "first.onnx").write_bytes(first.model([("x", hidden)], [("qkv", first.matmul(h, qkv(0)))]))
+    for i in range(layers):
+        g = _graph_builder(ACCURACY)
+        x = g.op("Add", ["x", g.matmul("attn", blocks.matrix(f"blk.{i}.attn_output.weight"))])
+        h = g.rms_norm(x, blocks.vector(f"blk.{i}.ffn_norm.weight"), eps)
+        gate = g.silu(g.matmul(h, blocks.matrix(f"blk.{i}.ffn_gate.weight")))
+        up = g.matmul(h, blocks.matrix(f"blk.{i}.ffn_up.weight"))
+        x = g.op("Add", [x, g.matmul(g.op("Mul", [gate, up]), blocks.matrix(f"blk.{i}.ffn_down.weight"))])
+        outputs = [("x_out", x)]
+        if i + 1 < layers:
+            h = g.rms_norm(x, blocks.vector(f"blk.{i + 1}.attn_norm.weight"), eps)
+            outputs.append(("qkv", g.matmul(h, qkv(i + 1))))
+        (target / f"layer-{i:02d}.onnx").write_bytes(g.model([("x", hidden), ("attn", hidden)], outputs))
+    head = _graph_builder(ACCURACY)
+    h = head.rms_norm("x", blocks.vector("output_norm.weight"), eps)
+    name = "output.weight" if "output.weight" in blocks.tensors else "token_embd.weight"
+    (target / "head.onnx").write_bytes(head.model([("x", hidden)], [("logits", head.matmul(h, blocks.matrix(name)))]))
+
+
+class BlockDecoder(NumpyDecoder):
+    """:class:`NumpyDecoder` whose matrix products run on the GGUF file's blocks (see the module docstring).
+
+    ``graphs``: the folder :func:`build_block_models` wrote for this model.
+    """
+
+    def __init__(self, folder: str | Path, graphs: str | Path, threads: int = 1) -> None:
+        super().__init__(folder)
+        import onnxruntime as ort
+
+        graphs = Path(graphs)
+        options = ort.SessionOptions()
+        options.intra_op_num_threads = max(1, threads)
+        options.inter_op_num_threads = 1
+        options.log_severity_level = 3
+
+        def session(name: str) -> Any:
+            return ort.InferenceSession(str(graphs / name), options, providers=["CPUExecutionProvider"])
+
+        self._run_options = ort.RunOptions()
+        self._first = session("first.onnx")
+        self._layers = [session(f"layer-{i:02d}.onnx") for i in range(len(self.layers))]
+        self._head = session("head.onnx")
+
+    @property
+    def hidden(self) -> int:
+        return int(self.embed.shape[1])
+
+    def _step(self, ids: np.ndarray, cache: list[tuple[np.ndarray, np.ndarray]], past: int) -> np.ndarray:
+        n = len(ids)
+        cos, sin = self._rope(past, past + n)
+        x = np.ascontiguousarray(self.embed[ids], dtype=np.float32)
+        q_width = self.heads * self.head_dim
+        kv_end = q_width + self.kv_heads * self.head_dim
+        (qkv,) = self._first.run(None, {"x": x}, self._run_options)
+        for i, (session, (keys, values)) in enumerate(zip(self._layers, cache, strict=True)):
+            q, k, v = qkv[:, :q_width], qkv[:, q_width:kv_end], qkv[:, kv_end:]
+            attn = np.ascontiguousarray(self._attend(q, k, v, keys, values, past, cos, sin), dtype=np.float32)
+            outputs = session.run(None, {"x": x, "attn": attn}, self._run_options)
+            x = outputs[0]
+            if i + 1 < len(self._layers):
+                qkv = outputs[1]
+        (logits,) = self._head.run(None, {"x": np.ascontiguousarray(x[-1:])}, self._run_options)
+        return np.asarray(logits[0])
+
+
+def _stack(*matrices: BlockMatrix) -> BlockMatrix:
+    """Matrices with the same input width and bits as one (their rows one after another)."""
+    return BlockMatrix(
+        matrices[0].bits,
+        np.concatenate([m.blocks for m in matrices]),
+        np.concatenate([m.scales for m in matrices]),
+        None if matrices[0].zeros is None else np.concatenate([m.zeros for m in matrices if m.zeros is not None]),
+        None if matrices[0].offsets is None else np.concatenate([m.offsets for m in matrices if m.offsets is not None]),
+    )
+
+
+def block_graphs(spec: str) -> Path:
+    """The folder of ``spec``'s block graphs, built on first use (under a lock, renamed into place).
+
+    Raises:
+        ValueError: ``spec`` is not a GGUF model this decoder reads.
+    """
+    import json
+
+    from ragtune.llm import loader
+
+    source = loader.resolve_source(spec)
+    if not source.is_gguf:
+        raise ValueError(f"{spec} is not a GGUF file; only GGUF blocks run on this decoder")
+    folder = loader.cache_dir(spec)
+    target = folder.with_name(f"{folder.name}-blocks")
+    fingerprint = {**loader._fingerprint_for(source), "graphs": GRAPH_FORMAT}
+    manifest = target / "manifest.json"
+
+    def valid() -> bool:
+        try:
+            return bool(json.loads(manifest.read_text(encoding="utf-8")) == fingerprint)
+        except (OSError, json.JSONDecodeError):
+            return False
+
+    if valid():
+        return target
+    with loader._file_lock(target.with_name(f".{target.name}.lock")):
+        if valid():
+            return target
+        config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
+        tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
+        try:
+            build_block_models(source.location, tmp, config)
+            (tmp / "manifest.json").write_text(json.dumps(fingerprint), encoding="utf-8")
+            if target.exists():
+                shutil.rmtree(target)
+            os.replace(tmp, target)
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+    return target
+
+
+__all__ = ["BlockDecoder", "block_graphs", "build_block_models", "gguf_unsupported"]

@@ -1,0 +1,100 @@
+"""The packaged model on its own GGUF blocks: the same weights as float32, products in int8, no torch."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from ragtune.llm import loader, numpy_chat
+from ragtune.llm.block_decoder import BlockDecoder, block_graphs
+from ragtune.llm.gguf_blocks import GGUFBlocks, hf_rows
+from ragtune.llm.numpy_decoder import Decoding, NumpyDecoder
+from ragtune.llm.numpy_llama import read_safetensors
+from ragtune.llm.registry import LOCAL_MODEL_ID
+
+pytestmark = pytest.mark.slow
+
+PROMPTS = (
+    "What is the capital of France?",
+    "Write a haiku about autumn.",
+    "Explain what a vector database is in two sentences.",
+    "List three uses of a hammer.",
+    "Who wrote Romeo and Juliet?",
+)
+
+
+@pytest.fixture(scope="module")
+def float32_weights() -> dict[str, np.ndarray]:
+    loader.warm()
+    return read_safetensors(loader.cache_dir() / "model.safetensors")
+
+
+@pytest.fixture(scope="module")
+def decoders() -> tuple[NumpyDecoder, BlockDecoder]:
+    loader.warm()
+    return NumpyDecoder(loader.cache_dir()), BlockDecoder(loader.cache_dir(), block_graphs(LOCAL_MODEL_ID))
+
+
+def test_blocks_are_the_weights_transformers_loads(float32_weights: dict[str, np.ndarray]) -> None:
+    """Q4_1 layers (query/key rows put back in transformers' order) and the Q8_0 embedding, block for block."""
+    blocks = GGUFBlocks(loader.gguf_path())
+    for layer in (0, 17, 29):
+        for gguf, hf, heads in (
+            ("attn_q", "self_attn.q_proj", 9),
+            ("attn_k", "self_attn.k_proj", 3),
+            ("attn_v", "self_attn.v_proj", None),
+            ("ffn_gate", "mlp.gate_proj", None),
+            ("ffn_down", "mlp.down_proj", None),
+        ):
+            matrix = blocks.matrix(f"blk.{layer}.{gguf}.weight")
+            if heads is not None:
+                matrix = hf_rows(matrix, heads)
+            expected = np.asarray(float32_weights[f"model.layers.{layer}.{hf}.weight"])
+            np.testing.assert_allclose(matrix.dense(), expected, rtol=0, atol=1e-6 * np.abs(expected).max())
+    embed = blocks.matrix("token_embd.weight")
+    assert embed.bits == 8
+    np.testing.assert_array_equal(embed.dense(), np.asarray(float32_weights["model.embed_tokens.weight"]))
+
+
+def test_block_logits_follow_the_float32_model(decoders: tuple[NumpyDecoder, BlockDecoder]) -> None:
+    """Prompt logits of the fixed set: same next token, and the int8 products stay close to float32's."""
+    exact, blocks = decoders
+    for text in PROMPTS:
+        ids = np.asarray(exact.encode(f"<|im_start|>user\n{text}<|im_end|>\n<|im_start|>assistant\n"))
+        want = exact._step(ids, exact._cache(len(ids)), 0)
+        got = blocks._step(ids, blocks._cache(len(ids)), 0)
+        assert int(np.argmax(got)) == int(np.argmax(want)), text
+        cosine = float(want @ got / np.linalg.norm(want) / np.linalg.norm(got))
+        assert cosine > 0.995, (text, cosine)
+
+
+def test_block_decoding_streams_and_stops_like_the_float32_decoder(decoders: tuple[NumpyDecoder, BlockDecoder]) -> None:
+    """The decoding loop is shared: the cache grows token by token and the answer is fluent English."""
+    _, blocks = decoders
+    ids = blocks.encode("<|im_start|>user\nWhat is the capital of France?<|im_end|>\n<|im_start|>assistant\n")
+    made = list(blocks.generate(ids, Decoding(max_new_tokens=24, repetition_penalty=1.05)))
+    assert 0 < len(made) <= 24
+    assert "Paris" in blocks.decode(made)
+
+
+def test_blocks_are_chosen_for_the_packaged_model_when_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setenv(numpy_chat.WEIGHTS_ENV, "blocks")
+    numpy_chat.clear()
+    chat = numpy_chat.numpy_chat(LOCAL_MODEL_ID)
+    assert chat is not None and isinstance(chat.decoder, BlockDecoder)
+    monkeypatch.setenv(numpy_chat.WEIGHTS_ENV, "float32")
+    numpy_chat.clear()
+    chat = numpy_chat.numpy_chat(LOCAL_MODEL_ID)
+    assert chat is not None and type(chat.decoder) is NumpyDecoder
+    numpy_chat.clear()
+
+
+def test_graphs_are_built_once_and_rebuilt_when_the_manifest_changes() -> None:
+    folder = block_graphs(LOCAL_MODEL_ID)
+    manifest = folder / "manifest.json"
+    stamp = manifest.stat().st_mtime_ns
+    assert block_graphs(LOCAL_MODEL_ID) == folder and manifest.stat().st_mtime_ns == stamp
+    manifest.write_text("{}", encoding="utf-8")
+    assert block_graphs(LOCAL_MODEL_ID) == folder
+    assert manifest.read_text(encoding="utf-8") != "{}"
+    assert sorted(p.name for p in folder.glob("*.onnx"))[:2] == ["first.onnx", "head.onnx"]
