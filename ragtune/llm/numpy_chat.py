@@ -133,7 +133,7 @@ def _chat(spec: str, adapter: str | None, _stamp: float) -> NumpyChat:
 
         try:
             return NumpyChat(folder, graphs=block_graphs(spec))
-        except ValueError as exc:  # not Q4_1/Q8_0 Llama blocks: the float32 weights do
+        except (ValueError, ImportError) as exc:  # not Q4_1/Q8_0 Llama blocks, or no onnxruntime: float32 does
             _say_once(f"blocks|{spec}", "Local model %s runs on float32 weights, not its blocks: %s.", spec, exc)
     if adapter is not None:
         from ragtune.llm.lora_merge import merged_weights_file
