@@ -31,7 +31,10 @@ PROMPTS = (
 
 @pytest.fixture(autouse=True)
 def _fresh_engines(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The float32 weights: the engine whose greedy output is transformers' (the blocks default is
+    measured for answer quality instead; tests/test_block_decoder.py)."""
     monkeypatch.delenv("RAGTUNE_LOCAL_ENGINE", raising=False)
+    monkeypatch.setenv(numpy_chat.WEIGHTS_ENV, "float32")
     numpy_chat.clear()
 
 
@@ -252,8 +255,13 @@ def test_local_token_counts_need_no_transformers_and_agree() -> None:
     assert count_chat_tokens(conversation, "smollm2-135m-instruct", provider="local") == expected[1]
 
 
-def test_ask_on_every_generating_route_imports_no_torch(tmp_path: Path, sample_corpus: Path) -> None:
-    """Fresh interpreters, the real CLI: direct, rag in each synthesis mode, and finetuned/hybrid with an adapter."""
+def test_ask_on_every_generating_route_imports_no_torch(
+    tmp_path: Path, sample_corpus: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Fresh interpreters, the real CLI: direct, rag in each synthesis mode, and finetuned/hybrid with an adapter.
+
+    On the default weights (the GGUF blocks; the adapter's routes run on float32 with the merged adapter)."""
+    monkeypatch.delenv(numpy_chat.WEIGHTS_ENV, raising=False)
     from ragtune.llm import ModelEntry, ModelRegistry
     from ragtune.workspace import REGISTRY_NAME
 
