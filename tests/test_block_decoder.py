@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -98,3 +100,40 @@ def test_graphs_are_built_once_and_rebuilt_when_the_manifest_changes() -> None:
     assert block_graphs(LOCAL_MODEL_ID) == folder
     assert manifest.read_text(encoding="utf-8") != "{}"
     assert sorted(p.name for p in folder.glob("*.onnx"))[:2] == ["first.onnx", "head.onnx"]
+
+
+def _lora(folder: Path, zero: bool) -> Path:
+    """A real peft LoRA adapter on q/v/down of the packaged model, B zero (no change) or random."""
+    from peft import LoraConfig, get_peft_model
+
+    base, _ = loader.load_local_model(fresh=True)
+    model = get_peft_model(base, LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj", "down_proj"]))
+    if not zero:
+        import torch
+
+        generator = torch.Generator().manual_seed(0)
+        for name, parameter in model.named_parameters():
+            if "lora_B" in name:
+                parameter.data = torch.randn(parameter.shape, generator=generator) * 0.02
+    model.save_pretrained(folder)
+    return folder
+
+
+def test_a_lora_adapter_runs_beside_the_blocks(tmp_path: Path, decoders: tuple[NumpyDecoder, BlockDecoder]) -> None:
+    """B = 0 answers exactly like the base blocks; a trained-looking adapter follows its float32 merge."""
+    from ragtune.llm.lora_merge import merged_weights_file
+
+    _, base = decoders
+    ids = np.asarray(base.encode("<|im_start|>user\nWho wrote Romeo and Juliet?<|im_end|>\n<|im_start|>assistant\n"))
+    zero = BlockDecoder(loader.cache_dir(), block_graphs(LOCAL_MODEL_ID, _lora(tmp_path / "zero", zero=True)))
+    np.testing.assert_array_equal(zero._step(ids, zero._cache(len(ids)), 0), base._step(ids, base._cache(len(ids)), 0))
+    adapter = _lora(tmp_path / "random", zero=False)
+    blocks = BlockDecoder(loader.cache_dir(), block_graphs(LOCAL_MODEL_ID, adapter, 1.0))
+    merged = NumpyDecoder(
+        loader.cache_dir(), (merged_weights_file(loader.cache_dir(), adapter, tmp_path / "merged", 1.0),)
+    )
+    want = merged._step(ids, merged._cache(len(ids)), 0)
+    got = blocks._step(ids, blocks._cache(len(ids)), 0)
+    moved = base._step(ids, base._cache(len(ids)), 0)
+    assert float(want @ got / np.linalg.norm(want) / np.linalg.norm(got)) > 0.995
+    assert np.abs(got - moved).max() > 0.5  # the adapter changed the logits

@@ -27,9 +27,12 @@ from typing import Any
 import numpy as np
 
 from ragtune.llm.gguf_blocks import BlockMatrix, GGUFBlocks, hf_rows
+from ragtune.llm.lora_merge import lora_parts
 from ragtune.llm.numpy_decoder import NumpyDecoder
 
 _OPSET = 17
+LowRank = tuple[np.ndarray, np.ndarray]
+"""A LoRA branch: ``down`` (in, rank) and ``up`` (rank, out), the scaling folded into ``up``."""
 GRAPH_FORMAT = 1
 """Bumped when the graphs change, so cached ones are rebuilt."""
 ACCURACY = 4
@@ -62,7 +65,15 @@ def _graph_builder(accuracy: int) -> Any:
             self.nodes.append(helper.make_node(kind, list(inputs), [out], domain=domain, **attrs))
             return out
 
-        def matmul(self, x: str, matrix: BlockMatrix) -> str:
+        def matmul(self, x: str, matrix: BlockMatrix, lora: LowRank | None = None) -> str:
+            """``x @ W.T`` on the blocks, plus a LoRA adapter's ``(x @ down) @ up`` when given (as peft adds it)."""
+            out = self._blocks(x, matrix)
+            if lora is None:
+                return out
+            down, up = lora
+            return self.op("Add", [out, self.op("MatMul", [self.op("MatMul", [x, self.const(down)]), self.const(up)])])
+
+        def _blocks(self, x: str, matrix: BlockMatrix) -> str:
             n, k = matrix.shape
             inputs = [x, self.const(matrix.blocks), self.const(matrix.scales)]
             if matrix.zeros is not None:
@@ -122,14 +133,19 @@ def gguf_unsupported(blocks: GGUFBlocks) -> str | None:
     return None
 
 
-def build_block_models(gguf: str | Path, target: str | Path, config: dict[str, Any]) -> None:
+def build_block_models(
+    gguf: str | Path, target: str | Path, config: dict[str, Any], adapter: str | Path | None = None
+) -> None:
     """Write the decoder's graphs for ``gguf`` into ``target`` (``first.onnx``, ``layer-NN.onnx``, ``head.onnx``).
 
-    Done once per model (seconds: parsing the GGUF's metadata dominates); :class:`BlockDecoder`
-    then only opens the files. ``config``: the model's ``config.json``.
+    Done once per model and adapter (seconds: parsing the GGUF's metadata dominates);
+    :class:`BlockDecoder` then only opens the files. ``config``: the model's ``config.json``.
+    ``adapter``: a plain LoRA adapter folder, added as its own low-rank branch beside each
+    adapted matrix (as peft runs it), so an adapter whose ``B`` is zero answers exactly like the base.
 
     Raises:
-        ValueError: the GGUF is not one this decoder reads (:func:`gguf_unsupported`).
+        ValueError: the GGUF is not one this decoder reads (:func:`gguf_unsupported`), or the adapter
+            is not plain LoRA on the attention and MLP matrices.
     """
     blocks = GGUFBlocks(gguf)
     why = gguf_unsupported(blocks)
@@ -141,26 +157,54 @@ def build_block_models(gguf: str | Path, target: str | Path, config: dict[str, A
     kv_heads = int(config.get("num_key_value_heads") or heads)
     hidden, eps, layers = int(config["hidden_size"]), float(config["rms_norm_eps"]), int(config["num_hidden_layers"])
 
-    def qkv(i: int) -> BlockMatrix:
+    scaling, pairs = lora_parts(Path(adapter)) if adapter is not None else (1.0, {})
+    unused = set(pairs)
+
+    def low_rank(modules: Sequence[tuple[str, int]]) -> LowRank | None:
+        """The adapter's branch for these modules' outputs side by side (``None`` when it adapts none)."""
+        present = [(name, width, pairs[name]) for name, width in modules if name in pairs]
+        if not present:
+            return None
+        unused.difference_update(name for name, _, _ in present)
+        down = np.concatenate([a.T for _, _, (a, _) in present], axis=1)
+        up = np.zeros((down.shape[1], sum(width for _, width in modules)), dtype=np.float32)
+        row = column = 0
+        for name, width in modules:
+            if name in pairs:
+                a, b = pairs[name]
+                up[row : row + a.shape[0], column : column + width] = np.float32(scaling) * b.T
+                row += a.shape[0]
+            column += width
+        return np.ascontiguousarray(down, dtype=np.float32), up
+
+    def qkv(i: int) -> tuple[BlockMatrix, LowRank | None]:
         q = hf_rows(blocks.matrix(f"blk.{i}.attn_q.weight"), heads)
         k = hf_rows(blocks.matrix(f"blk.{i}.attn_k.weight"), kv_heads)
-        return _stack(q, k, blocks.matrix(f"blk.{i}.attn_v.weight"))
+        v = blocks.matrix(f"blk.{i}.attn_v.weight")
+        names = [f"model.layers.{i}.self_attn.{p}_proj" for p in "qkv"]
+        return _stack(q, k, v), low_rank(list(zip(names, (q.shape[0], k.shape[0], v.shape[0]), strict=True)))
+
+    def linear(g: Any, x: str, i: int, gguf_name: str, hf_name: str) -> str:
+        matrix = blocks.matrix(f"blk.{i}.{gguf_name}.weight")
+        return str(g.matmul(x, matrix, low_rank([(f"model.layers.{i}.{hf_name}", matrix.shape[0])])))
 
     first = _graph_builder(ACCURACY)
     h = first.rms_norm("x", blocks.vector("blk.0.attn_norm.weight"), eps)
-    (target / "first.onnx").write_bytes(first.model([("x", hidden)], [("qkv", first.matmul(h, qkv(0)))]))
+    (target / "first.onnx").write_bytes(first.model([("x", hidden)], [("qkv", first.matmul(h, *qkv(0)))]))
     for i in range(layers):
         g = _graph_builder(ACCURACY)
-        x = g.op("Add", ["x", g.matmul("attn", blocks.matrix(f"blk.{i}.attn_output.weight"))])
+        x = g.op("Add", ["x", linear(g, "attn", i, "attn_output", "self_attn.o_proj")])
         h = g.rms_norm(x, blocks.vector(f"blk.{i}.ffn_norm.weight"), eps)
-        gate = g.silu(g.matmul(h, blocks.matrix(f"blk.{i}.ffn_gate.weight")))
-        up = g.matmul(h, blocks.matrix(f"blk.{i}.ffn_up.weight"))
-        x = g.op("Add", [x, g.matmul(g.op("Mul", [gate, up]), blocks.matrix(f"blk.{i}.ffn_down.weight"))])
+        gate = g.silu(linear(g, h, i, "ffn_gate", "mlp.gate_proj"))
+        up = linear(g, h, i, "ffn_up", "mlp.up_proj")
+        x = g.op("Add", [x, linear(g, g.op("Mul", [gate, up]), i, "ffn_down", "mlp.down_proj")])
         outputs = [("x_out", x)]
         if i + 1 < layers:
             h = g.rms_norm(x, blocks.vector(f"blk.{i + 1}.attn_norm.weight"), eps)
-            outputs.append(("qkv", g.matmul(h, qkv(i + 1))))
+            outputs.append(("qkv", g.matmul(h, *qkv(i + 1))))
         (target / f"layer-{i:02d}.onnx").write_bytes(g.model([("x", hidden), ("attn", hidden)], outputs))
+    if unused:
+        raise ValueError(f"LoRA adapter {adapter} adapts {sorted(unused)[0]}, which the block graphs do not hold")
     head = _graph_builder(ACCURACY)
     h = head.rms_norm("x", blocks.vector("output_norm.weight"), eps)
     name = "output.weight" if "output.weight" in blocks.tensors else "token_embd.weight"
@@ -224,12 +268,15 @@ def _stack(*matrices: BlockMatrix) -> BlockMatrix:
     )
 
 
-def block_graphs(spec: str) -> Path:
-    """The folder of ``spec``'s block graphs, built on first use (under a lock, renamed into place).
+def block_graphs(spec: str, adapter: str | Path | None = None, stamp: float = 0.0) -> Path:
+    """The folder of ``spec``'s block graphs (with ``adapter``, a LoRA folder, when given), built on first use.
+
+    Built under a lock and renamed into place; ``stamp`` (the adapter's modification time) keys the cache.
 
     Raises:
-        ValueError: ``spec`` is not a GGUF model this decoder reads.
+        ValueError: ``spec`` is not a GGUF model this decoder reads, or the adapter cannot run on it.
     """
+    import hashlib
     import json
 
     from ragtune.llm import loader
@@ -238,8 +285,14 @@ def block_graphs(spec: str) -> Path:
     if not source.is_gguf:
         raise ValueError(f"{spec} is not a GGUF file; only GGUF blocks run on this decoder")
     folder = loader.cache_dir(spec)
-    target = folder.with_name(f"{folder.name}-blocks")
     fingerprint = {**loader._fingerprint_for(source), "graphs": GRAPH_FORMAT}
+    if adapter is None:
+        target = folder.with_name(f"{folder.name}-blocks")
+    else:
+        fingerprint |= {"adapter": str(Path(adapter).resolve()), "adapter_stamp": stamp}
+        digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode("utf-8")).hexdigest()[:16]
+        target = loader.cache_root() / "adapted-blocks" / f"{Path(adapter).name[:40]}-{digest}"
+        target.parent.mkdir(parents=True, exist_ok=True)
     manifest = target / "manifest.json"
 
     def valid() -> bool:
@@ -256,7 +309,7 @@ def block_graphs(spec: str) -> Path:
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))
         tmp = Path(tempfile.mkdtemp(prefix=f".{target.name}.tmp-", dir=target.parent))
         try:
-            build_block_models(source.location, tmp, config)
+            build_block_models(source.location, tmp, config, adapter)
             (tmp / "manifest.json").write_text(json.dumps(fingerprint), encoding="utf-8")
             if target.exists():
                 shutil.rmtree(target)

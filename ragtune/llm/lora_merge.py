@@ -58,11 +58,11 @@ def _adapter_files(adapter: Path) -> tuple[dict[str, Any], Path]:
     return config, weights
 
 
-def merge_lora(base: dict[str, np.ndarray], adapter: Path) -> dict[str, np.ndarray]:
-    """The base matrices the adapter changes, merged: ``W + scaling * B @ A`` per target module.
+def lora_parts(adapter: Path) -> tuple[float, dict[str, tuple[np.ndarray, np.ndarray]]]:
+    """The adapter's scaling and, per target module (``model.layers.0.self_attn.q_proj``), its float32 ``(A, B)``.
 
     Raises:
-        ValueError: the adapter is not one this merge implements, or names a matrix the base lacks.
+        ValueError: the adapter is not plain LoRA on linear layers, or holds another kind of tensor.
     """
     config, weights = _adapter_files(adapter)
     why = unsupported_adapter(config)
@@ -76,13 +76,27 @@ def merge_lora(base: dict[str, np.ndarray], adapter: Path) -> dict[str, np.ndarr
         if match is None:
             raise ValueError(f"LoRA adapter {adapter}: tensor {name} is not a LoRA A/B matrix of a linear layer")
         parts.setdefault(match["module"], {})[match["part"]] = tensor
-    merged = {}
+    pairs = {}
     for module, pair in parts.items():
+        if set(pair) != {"A", "B"}:
+            raise ValueError(f"LoRA adapter {adapter}: {module} lacks its A or B matrix")
+        pairs[module] = (pair["A"].astype(np.float32), pair["B"].astype(np.float32))
+    return scaling, pairs
+
+
+def merge_lora(base: dict[str, np.ndarray], adapter: Path) -> dict[str, np.ndarray]:
+    """The base matrices the adapter changes, merged: ``W + scaling * B @ A`` per target module.
+
+    Raises:
+        ValueError: the adapter is not one this merge implements, or names a matrix the base lacks.
+    """
+    scaling, pairs = lora_parts(adapter)
+    merged = {}
+    for module, (a, b) in pairs.items():
         target = f"{module}.weight"
-        if target not in base or set(pair) != {"A", "B"}:
+        if target not in base:
             raise ValueError(f"LoRA adapter {adapter}: {module} is not a linear layer of the base model")
-        delta = pair["B"].astype(np.float32) @ pair["A"].astype(np.float32)
-        merged[target] = np.ascontiguousarray(base[target].astype(np.float32) + np.float32(scaling) * delta)
+        merged[target] = np.ascontiguousarray(base[target].astype(np.float32) + np.float32(scaling) * (b @ a))
     return merged
 
 
@@ -112,4 +126,4 @@ def merged_weights_file(base_folder: Path, adapter: Path, cache: Path, stamp: fl
     return target
 
 
-__all__ = ["MERGE_FORMAT", "merge_lora", "merged_weights_file", "unsupported_adapter"]
+__all__ = ["MERGE_FORMAT", "lora_parts", "merge_lora", "merged_weights_file", "unsupported_adapter"]

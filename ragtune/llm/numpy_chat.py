@@ -130,13 +130,14 @@ def _chat(spec: str, adapter: str | None, _stamp: float) -> NumpyChat:
     if folder is None:
         raise ValueError(why)
     overrides: tuple[Path, ...] = ()
-    if adapter is None and weights_choice() == "blocks" and loader.resolve_source(spec).is_gguf:
+    if weights_choice() == "blocks" and loader.resolve_source(spec).is_gguf:
         from ragtune.llm.block_decoder import block_graphs
 
-        try:
-            return NumpyChat(folder, graphs=block_graphs(spec))
+        try:  # a LoRA adapter runs beside the blocks as peft runs it: a low-rank branch per adapted matrix
+            return NumpyChat(folder, graphs=block_graphs(spec, adapter, _stamp))
         except (ValueError, ImportError) as exc:  # not Q4_1/Q8_0 Llama blocks, or no onnxruntime: float32 does
-            _say_once(f"blocks|{spec}", "Local model %s runs on float32 weights, not its blocks: %s.", spec, exc)
+            what = f"{spec} with adapter {adapter}" if adapter else spec
+            _say_once(f"blocks|{what}", "Local model %s runs on float32 weights, not its blocks: %s.", what, exc)
     if adapter is not None:
         from ragtune.llm.lora_merge import merged_weights_file
 
