@@ -7,4 +7,6 @@ bash scripts/install.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 ruff check ragtune tests benchmarks
 mypy ragtune
-python -m pytest -q -p no:cacheprovider "$@"
+# one worker per core, each test file on one worker (its module fixtures built once), one thread each
+export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
+python -m pytest -q -p no:cacheprovider -n auto --dist loadfile "$@"
