@@ -33,7 +33,7 @@ from ragtune.llm.numpy_decoder import NumpyDecoder
 _OPSET = 17
 LowRank = tuple[np.ndarray, np.ndarray]
 """A LoRA branch: ``down`` (in, rank) and ``up`` (rank, out), the scaling folded into ``up``."""
-GRAPH_FORMAT = 1
+GRAPH_FORMAT = 2
 """Bumped when the graphs change, so cached ones are rebuilt."""
 ACCURACY = 4
 """``MatMulNBits`` accuracy level: products in int8 on blocks of 32 inputs, as llama.cpp computes Q4_1 x Q8."""
@@ -94,6 +94,12 @@ def _graph_builder(accuracy: int) -> Any:
             last = self.const(np.array([-1], dtype=np.int64))
             sums = self.op("ReduceSum", [self.op("Reshape", [x, shape]), last], keepdims=0)
             return self.op("Add", [out, self.op("MatMul", [sums, self.const(matrix.offsets.T.copy())])])
+
+        def halves(self, x: str) -> tuple[str, str]:
+            """The first and second half of ``x``'s last axis."""
+            first, second = self.name("half"), self.name("half")
+            self.nodes.append(helper.make_node("Split", [x], [first, second], axis=-1))
+            return first, second
 
         def rms_norm(self, x: str, weight: np.ndarray, eps: float) -> str:
             # x / sqrt(mean(x * x) + eps) * weight, in the order numpy and transformers compute it
@@ -184,6 +190,13 @@ def build_block_models(
         names = [f"model.layers.{i}.self_attn.{p}_proj" for p in "qkv"]
         return _stack(q, k, v), low_rank(list(zip(names, (q.shape[0], k.shape[0], v.shape[0]), strict=True)))
 
+    def gate_up(g: Any, x: str, i: int) -> str:
+        """The MLP's gate and up projections as one product (one pass over the input), side by side."""
+        gate, up = blocks.matrix(f"blk.{i}.ffn_gate.weight"), blocks.matrix(f"blk.{i}.ffn_up.weight")
+        names = [f"model.layers.{i}.mlp.{p}_proj" for p in ("gate", "up")]
+        lora = low_rank(list(zip(names, (gate.shape[0], up.shape[0]), strict=True)))
+        return str(g.matmul(x, _stack(gate, up), lora))
+
     def linear(g: Any, x: str, i: int, gguf_name: str, hf_name: str) -> str:
         matrix = blocks.matrix(f"blk.{i}.{gguf_name}.weight")
         return str(g.matmul(x, matrix, low_rank([(f"model.layers.{i}.{hf_name}", matrix.shape[0])])))
@@ -195,8 +208,8 @@ def build_block_models(
         g = _graph_builder(ACCURACY)
         x = g.op("Add", ["x", linear(g, "attn", i, "attn_output", "self_attn.o_proj")])
         h = g.rms_norm(x, blocks.vector(f"blk.{i}.ffn_norm.weight"), eps)
-        gate = g.silu(linear(g, h, i, "ffn_gate", "mlp.gate_proj"))
-        up = linear(g, h, i, "ffn_up", "mlp.up_proj")
+        gate, up = g.halves(gate_up(g, h, i))
+        gate = g.silu(gate)
         x = g.op("Add", [x, linear(g, g.op("Mul", [gate, up]), i, "ffn_down", "mlp.down_proj")])
         outputs = [("x_out", x)]
         if i + 1 < layers:
@@ -287,7 +300,7 @@ def block_graphs(spec: str, adapter: str | Path | None = None, stamp: float = 0.
     folder = loader.cache_dir(spec)
     fingerprint = {**loader._fingerprint_for(source), "graphs": GRAPH_FORMAT}
     if adapter is None:
-        target = folder.with_name(f"{folder.name}-blocks")
+        target = folder.with_name(f"{folder.name}-blocks-v{GRAPH_FORMAT}")
     else:
         fingerprint |= {"adapter": str(Path(adapter).resolve()), "adapter_stamp": stamp}
         digest = hashlib.sha256(json.dumps(fingerprint, sort_keys=True).encode("utf-8")).hexdigest()[:16]
