@@ -130,9 +130,7 @@ def test_ask_with_openai_chat_model(openai_server, tmp_path: Path, monkeypatch: 
 def test_json_errors_are_one_document(tmp_path: Path) -> None:
     store = str(tmp_path / "store")
     code, out, _ = run("search", "x", "--filter", "no operator here", "--store", store, "--json")
-    assert code == 2 and json.loads(out) == {
-        "error": {"type": "usage", "message": json.loads(out)["error"]["message"]}
-    }
+    assert code == 2 and json.loads(out) == {"error": {"type": "usage", "message": json.loads(out)["error"]["message"]}}
     assert "Cannot parse filter" in json.loads(out)["error"]["message"]
 
     missing = tmp_path / "missing.jsonl"

@@ -296,11 +296,13 @@ class _RichProgress:
     """A ProgressCallback driving one rich bar per phase on stderr.
 
     When stderr is not a terminal (a log file, CI, ``2> log``), a live bar would print nothing until
-    the end, so the same events become plain lines instead: one when a phase starts, then at most
-    one every ``_PLAIN_EVERY_S`` seconds, and one when it completes.
+    the end, so the same events become plain lines instead, once the work has taken
+    ``_PLAIN_AFTER_S`` seconds: one when a phase starts, then at most one every ``_PLAIN_EVERY_S``
+    seconds, and one when it completes.
     """
 
     _PLAIN_EVERY_S = 10.0
+    _PLAIN_AFTER_S = 2.0
 
     def __init__(self, description: str) -> None:
         from rich.progress import BarColumn, MofNCompleteColumn, Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
@@ -333,6 +335,8 @@ class _RichProgress:
 
     def _line(self, event: Any) -> None:
         now = time.monotonic()
+        if now - self.started < self._PLAIN_AFTER_S:
+            return  # a quick command says nothing: its result is on stdout
         first = event.phase not in self.last_line
         finished = event.total is not None and event.done >= event.total
         if not (first or finished or now - self.last_line[event.phase] >= self._PLAIN_EVERY_S):

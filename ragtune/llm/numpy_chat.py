@@ -43,6 +43,8 @@ DEFAULT_WEIGHTS = "blocks"
 def weights_choice() -> str:
     """``RAGTUNE_LOCAL_WEIGHTS``, lower-cased (:data:`DEFAULT_WEIGHTS` when unset)."""
     return os.environ.get(WEIGHTS_ENV, "").strip().lower() or DEFAULT_WEIGHTS
+
+
 _lock = threading.Lock()
 _said: set[str] = set()
 
