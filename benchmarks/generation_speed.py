@@ -34,6 +34,8 @@ from typing import Any
 
 from _common import REPO, print_table
 
+from ragtune.testing.greedy import GREEDY_PROMPTS
+
 PROMPTS = (
     "Write a haiku about autumn.",
     "Explain what a vector database is in two sentences.",
@@ -171,13 +173,7 @@ def whole_process(runs: int, before: Path | None) -> list[list[object]]:
         shutil.rmtree(store, ignore_errors=True)
 
 
-GREEDY_SET = (
-    "What is the capital of France?",
-    "Write a haiku about autumn.",
-    "Explain what a vector database is in two sentences.",
-    "List three uses of a hammer.",
-    "Who wrote Romeo and Juliet?",
-)
+GREEDY_SET = GREEDY_PROMPTS
 """The fixed greedy set of ``tests/test_numpy_generation.py``."""
 
 

@@ -13,16 +13,11 @@ from ragtune.llm.gguf_blocks import GGUFBlocks, hf_rows
 from ragtune.llm.numpy_decoder import Decoding, NumpyDecoder
 from ragtune.llm.numpy_llama import read_safetensors
 from ragtune.llm.registry import LOCAL_MODEL_ID
+from ragtune.testing.greedy import GREEDY_PROMPTS
 
 pytestmark = pytest.mark.slow
 
-PROMPTS = (
-    "What is the capital of France?",
-    "Write a haiku about autumn.",
-    "Explain what a vector database is in two sentences.",
-    "List three uses of a hammer.",
-    "Who wrote Romeo and Juliet?",
-)
+PROMPTS = GREEDY_PROMPTS
 
 
 @pytest.fixture(scope="module")

@@ -15,17 +15,12 @@ import pytest
 from ragtune.llm import loader, numpy_chat
 from ragtune.llm.local import LocalChatModel
 from ragtune.llm.numpy_decoder import Decoding, NumpyDecoder
+from ragtune.testing.greedy import GREEDY_PROMPTS
 from ragtune.testing.imports import heavy_imports_after
 
 pytestmark = pytest.mark.slow
 
-PROMPTS = (
-    "What is the capital of France?",
-    "Write a haiku about autumn.",
-    "Explain what a vector database is in two sentences.",
-    "List three uses of a hammer.",
-    "Who wrote Romeo and Juliet?",
-)
+PROMPTS = GREEDY_PROMPTS
 """The fixed greedy set: each prompt's answer must be transformers' token for token."""
 
 

@@ -26,7 +26,7 @@ from typing import Any
 
 import numpy as np
 
-from ragtune.llm.gguf_blocks import BlockMatrix, GGUFBlocks, hf_rows
+from ragtune.llm.gguf_blocks import READABLE_TYPES, BlockMatrix, GGUFBlocks, hf_rows
 from ragtune.llm.lora_merge import lora_parts
 from ragtune.llm.numpy_decoder import NumpyDecoder
 
@@ -133,9 +133,9 @@ def gguf_unsupported(blocks: GGUFBlocks) -> str | None:
     kind = blocks.field("general.architecture")
     if kind != "llama":
         return f"its architecture ({kind!r}) is not llama"
-    wanted = {0, 3, 8}
-    if not blocks.kinds() <= wanted:
-        return f"it holds GGML types {sorted(blocks.kinds() - wanted)}; the block decoder reads Q4_1, Q8_0 and F32"
+    others = blocks.kinds() - READABLE_TYPES
+    if others:
+        return f"it holds GGML types {sorted(others)}; the block decoder reads Q4_1, Q8_0 and F32"
     return None
 
 

@@ -24,6 +24,8 @@ import numpy as np
 BLOCK = 32
 _Q4_1, _Q8_0, _F32 = 3, 8, 0
 """GGML type ids (``gguf.GGMLQuantizationType``) this reader repacks."""
+READABLE_TYPES = frozenset({_F32, _Q4_1, _Q8_0})
+"""Every GGML type a file may hold for :class:`GGUFBlocks` to read all of it."""
 
 
 @dataclass(frozen=True)
@@ -147,4 +149,4 @@ class GGUFBlocks:
         return value.reshape(-1)[0].item() if value.size == 1 else None
 
 
-__all__ = ["BLOCK", "BlockMatrix", "GGUFBlocks", "hf_rows"]
+__all__ = ["BLOCK", "READABLE_TYPES", "BlockMatrix", "GGUFBlocks", "hf_rows"]
