@@ -101,8 +101,9 @@ class NumpyDecoder(NumpyLlama):
         angles = np.concatenate([freqs, freqs], axis=-1)
         return np.cos(angles), np.sin(angles)
 
-    def _step(self, ids: np.ndarray, cache: list[tuple[np.ndarray, np.ndarray]], past: int) -> np.ndarray:
-        """Run ``ids`` (positions ``past`` on) through the model, filling the cache; the last position's logits."""
+    def _step(self, ids: np.ndarray, cache: Any, past: int) -> np.ndarray:
+        """Run ``ids`` (positions ``past`` on) through the model, filling ``cache`` (what :meth:`_cache` made);
+        the last position's logits."""
         n = len(ids)
         cos, sin = self._rope(past, past + n)
         x = self.embed[ids]
@@ -150,7 +151,8 @@ class NumpyDecoder(NumpyLlama):
         out = scores.reshape(self.kv_heads, group * n, past + n) @ v_all
         return np.asarray(out.reshape(self.heads, n, self.head_dim).transpose(1, 0, 2).reshape(n, -1))
 
-    def _cache(self, size: int) -> list[tuple[np.ndarray, np.ndarray]]:
+    def _cache(self, size: int) -> Any:
+        """Room for ``size`` positions; a subclass with another step keeps its own kind of cache."""
         shape = (self.kv_heads, size, self.head_dim)
         return [(np.empty(shape, np.float32), np.empty(shape, np.float32)) for _ in self.layers]
 
