@@ -7,7 +7,7 @@ import re
 
 import pytest
 
-from ragtune.llm.repetition import find_loop, suspect_start, tail_repeat
+from ragtune.llm.repetition import find_loop, find_refrain, refrain_suspect, suspect_start, tail_repeat
 
 
 def max_ngram_repeats(text: str, n: int = 4) -> int:
@@ -44,6 +44,26 @@ def test_a_second_copy_is_held_back_until_it_resolves() -> None:
     start = suspect_start(text)
     assert start is not None and text[:start] == "Autumn: leaves fall,"
     assert suspect_start(text + "and the wind sings.") is None
+
+
+REFRAIN = "Abele, the sea's own master,\n"
+
+
+def test_a_prose_line_given_a_third_time_is_a_refrain_cut_before_it() -> None:
+    second = REFRAIN.replace(",", ".")  # punctuation aside, the same words
+    text = "The waves of the ocean.\n" + REFRAIN + "In every corner,\n" + second + "Where dreams are born,\n"
+    assert find_refrain(text) is None
+    third = text + REFRAIN
+    assert find_refrain(third) == len(text)
+    assert refrain_suspect(text + "Abele, the s") == len(text)  # held back while it may become the third copy
+    assert refrain_suspect(text + "Abele, the wind") is None
+    assert find_loop(third) is None  # not back to back: the periodic loop check cannot see it
+
+
+def test_short_lines_code_and_two_copies_are_not_refrains() -> None:
+    assert find_refrain("- yes\n- no\n- yes\n- no\n- yes\n") is None
+    assert find_refrain("{\n  },\n  },\n  },\n}") is None
+    assert find_refrain("Chorus: la la la la\nverse one goes here\nChorus: la la la la\nthe end of it\n") is None
 
 
 HAIKU = "Write a haiku about autumn."

@@ -52,7 +52,7 @@ from ragtune.llm.loader import (
 from ragtune.llm.numpy_chat import NumpyChat, numpy_chat
 from ragtune.llm.numpy_decoder import Decoding
 from ragtune.llm.registry import LOCAL_MODEL_ID
-from ragtune.llm.repetition import find_loop, suspect_start
+from ragtune.llm.repetition import find_loop, find_refrain, refrain_suspect, suspect_start
 
 log = logging.getLogger(__name__)
 
@@ -243,10 +243,16 @@ class LocalChatModel(BaseChatModel):
                     log.info("Local model %s repeated a %d-character phrase; cut it", self.model_name, loop.unit)
                     text, reason = text[: max(loop.keep, emitted)], "loop"
                     break
+                refrain = find_refrain(text) if stop_loops else None
+                if refrain is not None:
+                    log.info("Local model %s gave one line a third time; cut it", self.model_name)
+                    text, reason = text[: max(refrain, emitted)], "loop"
+                    break
                 safe = len(text) - _held_back(text, stops)
-                suspect = suspect_start(text) if stop_loops else None
-                if suspect is not None:
-                    safe = min(safe, suspect)
+                suspects = (suspect_start(text), refrain_suspect(text)) if stop_loops else ()
+                for suspect in suspects:
+                    if suspect is not None:
+                        safe = min(safe, suspect)
                 if safe > emitted:
                     yield text[emitted:safe]
                     emitted = safe

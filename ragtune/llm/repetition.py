@@ -18,6 +18,7 @@ Example:
 
 from __future__ import annotations
 
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -32,6 +33,11 @@ MIN_SUSPECT_MATCH = 12
 MAX_UNIT_CHARS = 400
 """Longest unit checked (a repeated paragraph)."""
 _BOUNDARIES = (".", "!", "?", ",", ";", ":", "\n")
+REFRAIN_COPIES = 3
+"""A prose line given this many times in one answer is a loop too, even with other lines between."""
+MIN_REFRAIN_WORDS = 4
+"""...when it has at least this many words (so list items, code and JSON lines such as ``},`` are not)."""
+_WORD = re.compile(r"\w+")
 
 
 @dataclass(frozen=True)
@@ -113,12 +119,58 @@ def suspect_start(text: str) -> int | None:
     return None
 
 
+def _lines(text: str) -> Iterator[tuple[int, str, bool]]:
+    """Each line's start, its words lower-cased and joined by spaces, and whether it is complete."""
+    start = 0
+    while start <= len(text):
+        end = text.find("\n", start)
+        complete = end >= 0
+        end = end if complete else len(text)
+        yield start, " ".join(_WORD.findall(text[start:end].lower())), complete
+        start = end + 1
+
+
+def find_refrain(text: str) -> int | None:
+    """Where to cut ``text`` when a complete line repeats, word for word, a prose line it already gave twice.
+
+    Small models fall into refrains as well as back-to-back loops ("Abele, the sea's own master,"
+    five times in 128 tokens of a sea poem, other lines between): :func:`find_loop` only sees the
+    back-to-back kind. The cut keeps everything before the line's third copy.
+    """
+    seen: dict[str, int] = {}
+    for start, words, complete in _lines(text):
+        if not complete or len(words.split()) < MIN_REFRAIN_WORDS:
+            continue
+        seen[words] = seen.get(words, 0) + 1
+        if seen[words] >= REFRAIN_COPIES:
+            return start
+    return None
+
+
+def refrain_suspect(text: str) -> int | None:
+    """Where the unfinished last line begins when it may become a refrain's third copy: not to be streamed yet."""
+    counts: dict[str, int] = {}
+    last: tuple[int, str] | None = None
+    for start, words, complete in _lines(text):
+        if complete:
+            counts[words] = counts.get(words, 0) + 1
+        else:
+            last = (start, words)
+    if last is None or not last[1]:
+        return None
+    start, partial = last
+    given_twice = (w for w, n in counts.items() if n >= REFRAIN_COPIES - 1 and len(w.split()) >= MIN_REFRAIN_WORDS)
+    return start if any(w.startswith(partial) for w in given_twice) else None
+
+
 __all__ = [
     "MIN_LOOP_CHARS",
     "MIN_SUSPECT_MATCH",
     "MIN_LOOP_COPIES",
     "Repeat",
     "find_loop",
+    "find_refrain",
+    "refrain_suspect",
     "suspect_start",
     "tail_repeat",
 ]
