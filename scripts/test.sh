@@ -7,6 +7,7 @@ bash scripts/install.sh
 export HF_HUB_OFFLINE=1 TRANSFORMERS_OFFLINE=1 TOKENIZERS_PARALLELISM=false
 ruff check ragtune tests benchmarks
 mypy ragtune
-# one worker per core, each test file on one worker (its module fixtures built once), one thread each
+# one worker per core, one thread each; each test file on one worker (its module fixtures built once),
+# each notebook on its own (tests/conftest.py groups them)
 export OMP_NUM_THREADS=${OMP_NUM_THREADS:-1}
-python -m pytest -q -p no:cacheprovider -n auto --dist loadfile "$@"
+python -m pytest -q -p no:cacheprovider -n auto --dist loadgroup "$@"

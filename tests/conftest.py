@@ -16,6 +16,15 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 SAMPLE_CORPUS = REPO / "examples" / "sample_corpus"
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Keep each test file on one xdist worker (its module fixtures built once), as ``--dist loadfile`` does,
+    except tests marked ``xdist_group`` themselves: each notebook is its own group, so the five
+    notebooks (minutes each, no shared fixture) spread over the workers instead of queueing on one."""
+    for item in items:
+        if item.get_closest_marker("xdist_group") is None:
+            item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+
+
 @pytest.fixture(scope="session")
 def minilm():  # type: ignore[no-untyped-def]
     """The real all-MiniLM-L6-v2 embedder, loaded once."""
