@@ -151,3 +151,29 @@ def test_a_lora_adapter_runs_beside_the_blocks(tmp_path: Path, decoders: tuple[N
     moved = base._step(ids, base._cache(len(ids)), 0)
     assert float(want @ got / np.linalg.norm(want) / np.linalg.norm(got)) > 0.995
     assert np.abs(got - moved).max() > 0.5  # the adapter changed the logits
+
+
+def test_graphs_nothing_can_load_again_are_pruned(tmp_path: Path) -> None:
+    """Older formats of the base graphs and adapted graphs whose adapter folder is gone are deleted."""
+    import json
+
+    from ragtune.llm.block_decoder import GRAPH_FORMAT, _prune_stale
+
+    model = tmp_path / "models" / "m"
+    current, old, legacy = (model.with_name(f"m-blocks{s}") for s in (f"-v{GRAPH_FORMAT}", "-v1", ""))
+    adapted = tmp_path / "models" / "adapted-blocks"
+    adapter = tmp_path / "adapter"
+    adapter.mkdir()
+    entries = {
+        "alive": {"graphs": GRAPH_FORMAT, "adapter": str(adapter)},
+        "gone": {"graphs": GRAPH_FORMAT, "adapter": str(tmp_path / "deleted")},
+        "old": {"graphs": GRAPH_FORMAT - 1, "adapter": str(adapter)},
+    }
+    for folder in (current, old, legacy, adapted / ".building-tmp"):
+        folder.mkdir(parents=True)
+    for name, manifest in entries.items():
+        (adapted / name).mkdir(parents=True)
+        (adapted / name / "manifest.json").write_text(json.dumps(manifest), encoding="utf-8")
+    _prune_stale(model, adapted, keep=current)
+    assert current.is_dir() and not old.exists() and not legacy.exists()
+    assert sorted(p.name for p in adapted.iterdir()) == [".building-tmp", "alive"]

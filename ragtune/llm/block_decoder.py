@@ -408,7 +408,32 @@ def block_graphs(spec: str, adapter: str | Path | None = None, stamp: float = 0.
             os.replace(tmp, target)
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+    _prune_stale(folder, loader.cache_root() / "adapted-blocks", keep=target)
     return target
+
+
+def _prune_stale(model_folder: Path, adapted: Path, keep: Path) -> None:
+    """Delete graphs nothing can load again: older formats of this model's, and adapted ones whose adapter is gone.
+
+    Each adapter (a fine-tuning run, a test's temporary folder) gets its own ~110 MB of graphs;
+    without this the cache grew by gigabytes (6.1 GB seen after a few test runs).
+    """
+    import json
+
+    current = f"{model_folder.name}-blocks-v{GRAPH_FORMAT}"
+    stale = [p for p in model_folder.parent.glob(f"{model_folder.name}-blocks*") if p.is_dir() and p.name != current]
+    for entry in adapted.glob("*") if adapted.is_dir() else ():
+        if not entry.is_dir() or entry.name.startswith("."):
+            continue
+        try:
+            built = json.loads((entry / "manifest.json").read_text(encoding="utf-8"))
+        except (OSError, json.JSONDecodeError):
+            continue  # being built, or not ours
+        if built.get("graphs") != GRAPH_FORMAT or not Path(str(built.get("adapter", ""))).exists():
+            stale.append(entry)
+    for path in stale:
+        if path != keep:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 __all__ = ["BlockDecoder", "StepCache", "block_graphs", "build_block_models", "gguf_unsupported"]
