@@ -5,8 +5,9 @@
 
 * the packaged routes (``RouteSet.default()``), zero-shot, with the default semantic strategy
   (nearest centroid of each route's examples + description, plus the lexical route score at
-  weight 0.4, threshold 0.12): strict accuracy (a non-confident decision counts as wrong) and the
-  accuracy of the route actually taken under the fallback policy;
+  weight 0.7 with route profiles scaled to one length, 0.4 unscaled before issue 22; threshold
+  0.12): strict accuracy (a non-confident decision counts as wrong) and the accuracy of the route
+  actually taken under the fallback policy;
 * the same routes without a threshold (nearest route always taken), and without the lexical score
   (the centroid alone, the default before it);
 * 2-fold cross-validated ``Router.fit`` (fit on one half, scored on the other, both ways);

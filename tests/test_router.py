@@ -388,6 +388,29 @@ def test_route_vocabulary_weighs_words_by_how_few_routes_use_them() -> None:
     assert not scores[3].any() and not scores[4].any()  # no words, or none a route uses: no lexical evidence
 
 
+def test_route_vocabulary_scales_each_route_to_one_length_so_a_mixed_route_does_not_win_on_half_its_words() -> None:
+    import numpy as np
+
+    from ragtune.routing.lexical import RouteVocabulary
+
+    texts = [
+        "what does the guide say", "what does the policy say",  # asking
+        "rewrite it in our tone", "polish this draft", "classify this ticket",  # writing, in varied words
+        "write what the guide says in our tone", "rewrite what the policy says in our tone",  # both
+    ]  # fmt: skip
+    owner = [0, 0, 1, 1, 1, 2, 2]
+    plain = RouteVocabulary(texts, owner, routes=3, normalise=False)
+    scaled = RouteVocabulary(texts, owner, routes=3)
+    norms = np.sqrt(sum(w * w for w in scaled.weights.values()))
+    assert np.allclose(norms, norms.mean())  # one length per route, the plain routes' mean length
+    raw = np.sqrt(sum(w * w for w in plain.weights.values()))
+    assert np.isclose(norms.mean(), raw.mean())
+    query = ["rewrite this in our tone"]
+    assert plain.scores(query)[0].argmax() == 2  # unscaled, the mixed route wins a pure writing request
+    assert scaled.scores(query)[0].argmax() == 1
+    assert scaled.scores(["what does the contract say"])[0].argmax() == 0
+
+
 def test_lexical_weight_is_validated_and_zero_leaves_the_vector_score(minilm) -> None:  # type: ignore[no-untyped-def]
     import numpy as np
 

@@ -10,6 +10,12 @@ On the labelled chain-route set and an independent dev set written apart from it
 score to the centroid similarity (weight 0.4, chosen on the dev set) lifted accuracy from 0.794 to
 0.873 on dev and from 0.889 to 0.922 on the labelled set (``benchmarks/routing_accuracy.py``).
 Function words stay in: "what" and "write" carry the route.
+
+Each route's word weights are then scaled to one common length (``normalise``, the default since
+issue 22): a route whose texts mix two kinds of wording (``hybrid``: document words *and* tone
+words) otherwise collects credit from either kind and outscores the route that uses only one; a
+"write ... in our tone" query with no document in it went to ``hybrid``. Scaled, a query scores
+by how much of the route's wording it covers, as a cosine does (``benchmarks/routing_heldout.py``).
 """
 
 from __future__ import annotations
@@ -32,11 +38,14 @@ class RouteVocabulary:
     """Per-word route weights learned from the texts of each route (examples and description).
 
     ``weight[word][r] = share of route r's texts using word x log(1 + routes / routes using word)``;
-    a query's score for route ``r`` is the sum over its distinct words, divided by the square root
-    of their number so that long queries do not outscore short ones.
+    with ``normalise`` each route's weights are divided by their L2 norm (over all words) and
+    multiplied by the mean norm of the routes, so every route's profile has the same length and
+    the scale of the scores stays that of the plain weights. A query's score for route ``r`` is the
+    sum over its distinct words, divided by the square root of their number so that long queries
+    do not outscore short ones.
     """
 
-    def __init__(self, texts: Sequence[str], owner: Sequence[int], routes: int) -> None:
+    def __init__(self, texts: Sequence[str], owner: Sequence[int], routes: int, *, normalise: bool = True) -> None:
         counts = np.bincount(np.asarray(owner, dtype=np.int64), minlength=routes).astype(np.float32)
         uses: dict[str, np.ndarray] = {}
         for text, route in zip(texts, owner, strict=True):
@@ -47,6 +56,12 @@ class RouteVocabulary:
         for word, used in uses.items():
             spread = int(np.count_nonzero(used))
             self.weights[word] = (used / np.maximum(counts, 1.0)) * math.log(1 + routes / spread)
+        if normalise and self.weights:
+            norms = np.sqrt(sum(w * w for w in self.weights.values()))
+            used_routes = norms > 0
+            if used_routes.any():
+                scale = np.where(used_routes, norms[used_routes].mean() / np.where(used_routes, norms, 1.0), 0.0)
+                self.weights = {word: (w * scale).astype(np.float32) for word, w in self.weights.items()}
 
     def scores(self, queries: Sequence[str]) -> np.ndarray:
         """Lexical route scores ``(len(queries), routes)``."""
