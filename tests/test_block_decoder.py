@@ -177,3 +177,12 @@ def test_graphs_nothing_can_load_again_are_pruned(tmp_path: Path) -> None:
     _prune_stale(model, adapted, keep=current)
     assert current.is_dir() and not old.exists() and not legacy.exists()
     assert sorted(p.name for p in adapted.iterdir()) == [".building-tmp", "alive"]
+
+
+def test_an_engine_warmed_in_the_background_is_the_one_the_chat_model_gets() -> None:
+    numpy_chat.clear()
+    thread = numpy_chat.warm_in_background(LOCAL_MODEL_ID)
+    chat = numpy_chat.numpy_chat(LOCAL_MODEL_ID)  # waits for the background load instead of loading twice
+    thread.join()
+    assert chat is not None and chat is numpy_chat.numpy_chat(LOCAL_MODEL_ID)
+    numpy_chat.clear()

@@ -174,6 +174,7 @@ def ask(
     settings: Settings,
 ) -> None:
     """Answer QUESTION: route it, retrieve where needed, and show the answer, route, sources, latency and cost."""
+    _warm_forced_model(settings, route, mode)
     from ragtune.chains.build import build_chain
     from ragtune.chains.options import ChainOptions
     from ragtune.retrievers.search import SearchOptions
@@ -268,6 +269,35 @@ def route_cmd(
     out.print(decision.reason, highlight=False)
     for name, score in sorted(decision.scores.items(), key=lambda kv: -kv[1]):
         out.print(f"  {name:>10} {score:.3f}", highlight=False)
+
+
+_GENERATING_MODES = (Mode.STUFF, Mode.REFINE, Mode.MAP_REDUCE)
+
+
+def _warm_forced_model(settings: Settings, route: RouteChoice, mode: Mode) -> None:
+    """When the caller forced a route that generates, start loading its local model while the chain imports.
+
+    Only a forced route is known this early; the router's choice comes after the imports. The
+    registry says which model (``base``, or ``finetuned`` with its adapter); anything unexpected
+    (no store, no such model, an OpenAI model) leaves the load to the chain, which reports it.
+    """
+    generating = route in (RouteChoice.DIRECT, RouteChoice.FINETUNED, RouteChoice.HYBRID) or (
+        route is RouteChoice.RAG and mode in _GENERATING_MODES
+    )
+    if not generating:
+        return
+    try:
+        from ragtune.llm.registry import ModelRegistry, resolve_entry
+        from ragtune.workspace import Workspace
+
+        name = "finetuned" if route in (RouteChoice.FINETUNED, RouteChoice.HYBRID) else "base"
+        entry = resolve_entry(ModelRegistry(Workspace(settings).registry_path).get(name), settings)
+    except Exception:  # the chain builds the same entry and says what is wrong with it
+        return
+    if entry.provider == "local":
+        from ragtune.llm.numpy_chat import warm_in_background
+
+        warm_in_background(entry.model_id, entry.adapter_path)
 
 
 def _answering_workspace(settings: Settings) -> Workspace:

@@ -181,6 +181,26 @@ def numpy_chat(spec: str, adapter_path: str | None = None) -> NumpyChat | None:
             return None
 
 
+def warm_in_background(spec: str, adapter_path: str | None = None) -> threading.Thread:
+    """Start loading ``spec``'s engine (tokenizer, weights map, ONNX Runtime session) on a daemon thread.
+
+    A command that knows it will generate calls this before importing its chain: the session is
+    built in C++ without the GIL, so about a second of loading overlaps the imports. The later
+    :func:`numpy_chat` call waits on the same lock and gets the same cached engine; a failure here
+    is only logged at debug level, and the real call reports it.
+    """
+
+    def load() -> None:
+        try:
+            numpy_chat(spec, adapter_path)
+        except Exception as exc:  # the foreground call raises it with context
+            log.debug("Background load of %s failed: %s", spec, exc)
+
+    thread = threading.Thread(target=load, name="ragtune-warm-engine", daemon=True)
+    thread.start()
+    return thread
+
+
 @lru_cache(maxsize=4)
 def _fast_tokenizer(folder: str) -> tuple[Any, ChatTemplate | None]:
     from tokenizers import Tokenizer
@@ -222,6 +242,7 @@ def clear() -> None:
 
 
 __all__ = [
+    "warm_in_background",
     "ENGINE_ENV",
     "THREADS_ENV",
     "WEIGHTS_ENV",
