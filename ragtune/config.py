@@ -10,12 +10,12 @@ from __future__ import annotations
 import os
 import sys
 from collections.abc import Mapping
-from enum import Enum
 from pathlib import Path
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 
+from ragtune.choices import Backend
 from ragtune.errors import ConfigError
 
 if sys.version_info >= (3, 11):
@@ -61,11 +61,6 @@ def user_cache_dir(kind: str) -> Path:
         xdg = os.environ.get("XDG_CACHE_HOME")
         base = (Path(xdg).expanduser() if xdg else Path.home() / ".cache") / "ragtune"
     return base / kind
-
-
-class Backend(str, Enum):
-    EMBEDDED = "embedded"
-    WEAVIATE = "weaviate"
 
 
 class Settings(BaseModel):

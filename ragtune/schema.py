@@ -7,10 +7,11 @@ only in the adapters; everything inside ragtune speaks these models.
 from __future__ import annotations
 
 import hashlib
-from enum import Enum
 from typing import Any, Union
 
 from pydantic import BaseModel, ConfigDict, Field
+
+from ragtune.choices import Fusion, SearchMode
 
 MetadataValue = Union[str, int, float, bool, list[str], None]
 """Metadata values that every backend can store and filter on."""
@@ -87,21 +88,6 @@ class Chunk(BaseModel):
     @property
     def text_for_embedding(self) -> str:
         return self.embed_text if self.embed_text is not None else self.text
-
-
-class SearchMode(str, Enum):
-    """How the index is searched."""
-
-    VECTOR = "vector"
-    BM25 = "bm25"
-    HYBRID = "hybrid"
-
-
-class Fusion(str, Enum):
-    """Weaviate's hybrid fusion algorithms, reproduced by the embedded store."""
-
-    RELATIVE_SCORE = "relativeScore"
-    RANKED = "ranked"
 
 
 class Hit(BaseModel):

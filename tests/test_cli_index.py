@@ -179,6 +179,23 @@ def test_commands_without_a_model_need_no_torch(tmp_path: Path, sample_corpus: P
         assert heavy_imports_after(*args, timeout=300) == ([], 0), args
 
 
+def test_quick_commands_import_only_what_they_use(tmp_path: Path, sample_corpus: Path, minilm) -> None:  # type: ignore[no-untyped-def]
+    """Start-up cost of the commands a user waits on (README, "Commands a user waits on").
+
+    --help declares every command's options without numpy, pydantic, rich or asyncio; status,
+    keyword search and models list with --json print no rich text and run nothing async.
+    """
+    assert heavy_imports_after("--help", roots=("numpy", "pydantic", "rich", "asyncio")) == ([], 0)
+    store = str(tmp_path / "store")
+    assert run("ingest", str(sample_corpus), "--store", store, "--json")[0] == 0
+    for args in (
+        ("status", "--store", store, "--json"),
+        ("search", "429", "--mode", "bm25", "--store", store, "--json"),
+        ("models", "list", "--store", store, "--json"),
+    ):
+        assert heavy_imports_after(*args, roots=("rich", "asyncio"), timeout=300) == ([], 0), args
+
+
 def test_store_record_gives_dimension_and_refuses_another_model(tmp_path: Path, sample_corpus: Path, minilm) -> None:  # type: ignore[no-untyped-def]
     from ragtune.config import Settings
     from ragtune.errors import ConfigError

@@ -10,10 +10,10 @@ import typer
 
 from ragtune.cli.common import EXIT_USAGE, JsonFlag, RerankFlag, chain_config, emit_json, fail, out, with_settings
 from ragtune.cli.main import app
-from ragtune.config import Settings
 
 if TYPE_CHECKING:
     from ragtune.chains.answer import Answer, Claim
+    from ragtune.config import Settings
     from ragtune.workspace import Workspace
 
 

@@ -25,25 +25,56 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
-from pydantic import BaseModel
-from rich.console import Console
 
 if TYPE_CHECKING:
-    from rich.console import Group
+    from pydantic import BaseModel
+    from rich.console import Console, Group
     from rich.table import Table
 
     from ragtune.chains.rag_chain import ChainConfig
 
+from ragtune.choices import Backend
 from ragtune.cli.group import PARSER_ERRORS
-from ragtune.config import Backend, Settings
 from ragtune.errors import RagtuneError
 
 F = TypeVar("F", bound=Callable[..., Any])
 
-console = Console(stderr=True, soft_wrap=True)
+
+class _LazyConsole:
+    """A rich ``Console`` made on first use, so a command that prints no rich text (``--help``, ``--json``)
+    never imports rich. Rich looks up ``sys.stdout`` / ``sys.stderr`` at each print; the terminal and
+    colour checks a console makes when it is built now run at its first print, which in a command's
+    process sees the same streams and environment as the import did."""
+
+    def __init__(self, **options: Any) -> None:
+        object.__setattr__(self, "_options", options)
+        object.__setattr__(self, "_console", None)
+
+    def _get(self) -> Console:
+        made: Console | None = object.__getattribute__(self, "_console")
+        if made is None:
+            from rich.console import Console
+
+            made = Console(**object.__getattribute__(self, "_options"))
+            object.__setattr__(self, "_console", made)
+        return made
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._get(), name)
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        setattr(self._get(), name, value)
+
+
+def _rich_console(console: Console) -> Console:
+    """The rich ``Console`` itself behind :data:`console` or :data:`out` (for rich APIs that take one)."""
+    return console._get() if isinstance(console, _LazyConsole) else console  # type: ignore[unreachable]
+
+
+console = typing.cast("Console", _LazyConsole(stderr=True, soft_wrap=True))
 """Talk: progress, logs, warnings and errors go to stderr."""
 
-out = Console(soft_wrap=True, emoji=False, highlight=False)
+out = typing.cast("Console", _LazyConsole(soft_wrap=True, emoji=False, highlight=False))
 """Results: answers, hits, tables and reports go to stdout (JSON with --json, else text).
 
 Off a terminal (a pipe or a file) rich writes no colour codes; ``soft_wrap`` keeps long lines whole,
@@ -132,7 +163,7 @@ def with_settings(func: F | None = None, *, backend_flag: str = "--backend") -> 
         return functools.partial(with_settings, backend_flag=backend_flag)
     common = [_renamed(p, backend_flag) if p.name == "backend" else p for p in _COMMON]
     signature = inspect.signature(func)
-    hints = typing.get_type_hints(func, include_extras=True)  # resolve string annotations for typer
+    hints = _option_hints(func)
     own = [
         p.replace(annotation=hints.get(name, p.annotation))
         for name, p in signature.parameters.items()
@@ -145,6 +176,8 @@ def with_settings(func: F | None = None, *, backend_flag: str = "--backend") -> 
         config_file = common.pop("config")
         token = _json_errors.set(any(kwargs.get(name) for name in _JSON_PARAMS))
         try:
+            from ragtune.config import Settings
+
             settings = Settings.load(common, config_file=config_file)
             return func(*args, settings=settings, **kwargs)
         except RagtuneError as exc:
@@ -165,7 +198,22 @@ def with_settings(func: F | None = None, *, backend_flag: str = "--backend") -> 
             _json_errors.reset(token)
 
     wrapper.__signature__ = signature.replace(parameters=[*own, *common], return_annotation=None)  # type: ignore[attr-defined]
+    wrapper.__annotations__ = hints  # resolved: typer reads them too, and need not see ``settings``
     return wrapper
+
+
+def _option_hints(func: Callable[..., Any]) -> dict[str, Any]:
+    """The resolved annotations of a command's own parameters (typer needs them as types, not strings).
+
+    ``settings`` and the return type are left out, so a command module may import :class:`Settings`
+    (and with it pydantic) for type checkers only.
+    """
+    own = {k: v for k, v in func.__annotations__.items() if k not in ("settings", "return")}
+
+    def probe() -> None: ...
+
+    probe.__annotations__ = own
+    return typing.get_type_hints(probe, globalns=func.__globals__, include_extras=True)
 
 
 def _renamed(param: inspect.Parameter, flag: str) -> inspect.Parameter:
@@ -205,6 +253,8 @@ def fail(message: str, *, code: int = EXIT_FAILED, kind: str | None = None) -> t
 
 def emit_json(data: BaseModel | dict[str, Any] | list[Any]) -> None:
     """Print exactly one JSON document on stdout."""
+    from pydantic import BaseModel
+
     if isinstance(data, BaseModel):
         sys.stdout.write(data.model_dump_json(indent=2) + "\n")
     else:
@@ -315,7 +365,7 @@ class _RichProgress:
             BarColumn(),
             MofNCompleteColumn(),
             TimeElapsedColumn(),
-            console=console,
+            console=_rich_console(console),
             transient=False,
             disable=self.plain,
         )

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ragtune.cli.common import JsonFlag, console, emit_json, progress_bar, with_settings
 from ragtune.cli.common import out as stdout
 from ragtune.cli.main import app
-from ragtune.config import Settings
+
+if TYPE_CHECKING:
+    from ragtune.config import Settings
 
 
 @app.command()

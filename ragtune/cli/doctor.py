@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ragtune.choices import Backend
 from ragtune.cli.common import JsonFlag, emit_json, fail, out, with_settings
 from ragtune.cli.main import app
-from ragtune.config import Backend, Settings
+
+if TYPE_CHECKING:
+    from ragtune.config import Settings
 
 EXIT_PROBLEMS = 4
 """``doctor`` exit code when problems remain (after ``--repair``, those it could not fix)."""

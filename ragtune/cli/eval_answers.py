@@ -20,9 +20,9 @@ from ragtune.cli.common import (
     with_settings,
 )
 from ragtune.cli.index import eval_app
-from ragtune.config import Settings
 
 if TYPE_CHECKING:
+    from ragtune.config import Settings
     from ragtune.evaluation.answer_eval import AnswerEvalReport
 
 ROUTES = ("auto", "rag", "finetuned", "hybrid", "direct")

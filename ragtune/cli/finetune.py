@@ -8,12 +8,13 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ragtune.choices import Backend
 from ragtune.cli.common import JsonFlag, console, emit_json, fail, progress_bar, show_table, with_settings
 from ragtune.cli.common import out as stdout
 from ragtune.cli.main import app
-from ragtune.config import Backend, Settings
 
 if TYPE_CHECKING:
+    from ragtune.config import Settings
     from ragtune.index.base import Index
 
 finetune_app = typer.Typer(

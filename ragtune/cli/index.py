@@ -7,6 +7,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
+from ragtune.choices import DEFAULT_ALPHA, Fusion, SearchMode
 from ragtune.cli.common import (
     EXIT_NOTHING_INGESTED,
     EXIT_USAGE,
@@ -19,12 +20,11 @@ from ragtune.cli.common import (
     with_settings,
 )
 from ragtune.cli.main import app
-from ragtune.config import Settings
-from ragtune.index.base import DEFAULT_ALPHA
-from ragtune.schema import Fusion, Hit, SearchMode
 
 if TYPE_CHECKING:
+    from ragtune.config import Settings
     from ragtune.ingest.report import IngestReport
+    from ragtune.schema import Hit
 
 eval_app = typer.Typer(help="Evaluate retrieval and answers.", no_args_is_help=True)
 app.add_typer(eval_app, name="eval")

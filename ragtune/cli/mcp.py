@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ragtune.cli.common import with_settings
 from ragtune.cli.main import app
-from ragtune.config import Settings
+
+if TYPE_CHECKING:
+    from ragtune.config import Settings
 
 
 @app.command()

@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
+from ragtune.choices import Backend
 from ragtune.cli.common import JsonFlag, console, emit_json, fail, with_settings
 from ragtune.cli.common import out as stdout
 from ragtune.cli.doctor import EXIT_PROBLEMS, LockTimeoutOpt, require_store
 from ragtune.cli.main import app
-from ragtune.config import Backend, Settings
+
+if TYPE_CHECKING:
+    from ragtune.config import Settings
 
 
 def _flags(settings: Settings) -> str:

@@ -3,14 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
 from ragtune.cli.common import EXIT_USAGE, JsonFlag, console, emit_json, fail, out, show_table, with_settings
 from ragtune.cli.finetune import _open_existing_index
 from ragtune.cli.main import app
-from ragtune.config import Settings
+
+if TYPE_CHECKING:
+    from ragtune.config import Settings
 
 models_app = typer.Typer(help="Registered chat models.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
@@ -20,8 +22,6 @@ app.add_typer(models_app, name="models")
 @with_settings
 def list_models(json_out: JsonFlag = False, *, settings: Settings) -> None:
     """List registered models; fine-tuned models whose source documents changed are flagged stale."""
-    from rich.table import Table
-
     from ragtune.routing.freshness import stale_documents
     from ragtune.workspace import Workspace
 
@@ -40,6 +40,8 @@ def list_models(json_out: JsonFlag = False, *, settings: Settings) -> None:
     if json_out:
         emit_json(rows)
         return
+    from rich.table import Table
+
     table = Table(title=f"Models in {settings.store}")
     for column in ("name", "provider", "model", "base", "metrics", "freshness"):
         table.add_column(column, overflow="fold")

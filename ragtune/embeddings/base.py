@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 
@@ -51,9 +50,13 @@ class Embedder(ABC):
         return normalise(self._embed(list(texts), is_query=True))
 
     async def aembed_query(self, text: str) -> np.ndarray:
+        import asyncio
+
         return await asyncio.to_thread(self.embed_query, text)
 
     async def aembed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        import asyncio
+
         return await asyncio.to_thread(self.embed_documents, texts)
 
     @abstractmethod

@@ -23,13 +23,13 @@ import numpy as np
 
 from ragtune.embeddings import onnx_bert
 from ragtune.embeddings.base import Embedder
+from ragtune.embeddings.factory import MINILM_ID
 from ragtune.embeddings.numpy_bert import NumpyBertEncoder, embedding_dim, load_tokenizer, max_seq_length, supports
 from ragtune.embeddings.onnx_bert import OnnxBertEncoder
 from ragtune.errors import EmbeddingError
 
 log = logging.getLogger(__name__)
 
-MINILM_ID = "sentence-transformers/all-MiniLM-L6-v2"
 
 QueryBackend = Literal["auto", "numpy", "torch"]
 """Who embeds queries: ``numpy`` (no torch), ``torch`` (sentence-transformers), ``auto`` (numpy where exact)."""

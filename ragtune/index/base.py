@@ -7,11 +7,10 @@ validation, so backends only see well-formed requests.
 
 from __future__ import annotations
 
-import asyncio
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from types import TracebackType
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -72,6 +71,8 @@ class Index(ABC):
         """Async search: native where the backend has it, else in a worker thread."""
         if self.has_native_async:
             return _top(await self._asearch(request), request)
+        import asyncio
+
         return await asyncio.to_thread(self.search, request)
 
     def documents(self, *, tenant: str | None = None) -> dict[str, DocumentState]:
@@ -163,6 +164,8 @@ class Index(ABC):
     def _search(self, request: SearchRequest) -> list[Hit]: ...
 
     async def _asearch(self, request: SearchRequest) -> list[Hit]:
+        import asyncio
+
         return await asyncio.to_thread(self._search, request)
 
     @abstractmethod
@@ -186,8 +189,22 @@ def _top(hits: list[Hit], request: SearchRequest) -> list[Hit]:
     return [h for h in ranked if h.score >= request.min_score]
 
 
-run_in_thread = asyncio.to_thread
-"""Kept for existing importers; use :func:`asyncio.to_thread`, which also carries contextvars into the worker."""
+def __getattr__(name: str) -> Any:
+    """``run_in_thread``, kept for existing importers: :func:`asyncio.to_thread` itself, which also carries
+    contextvars into the worker (use it directly). Looked up on use, so importing an index loads no asyncio."""
+    if name == "run_in_thread":
+        import asyncio
+
+        return asyncio.to_thread
+    msg = f"module {__name__!r} has no attribute {name!r}"
+    raise AttributeError(msg)
 
 
-__all__ = ["DEFAULT_ALPHA", "DEFAULT_FUSION", "Index", "SearchOptions", "SearchRequest", "run_in_thread"]
+__all__ = [  # noqa: F822 - run_in_thread is served by __getattr__
+    "DEFAULT_ALPHA",
+    "DEFAULT_FUSION",
+    "Index",
+    "SearchOptions",
+    "SearchRequest",
+    "run_in_thread",
+]

@@ -14,7 +14,6 @@ store or collection sees it. Two checks guard against mixing vector spaces:
 
 from __future__ import annotations
 
-import asyncio
 import threading
 from collections.abc import Callable, Sequence
 from typing import TYPE_CHECKING, Any
@@ -148,10 +147,14 @@ class VerifiedEmbedder(Embedder):
         return self.inner.embed_queries(texts)
 
     async def aembed_query(self, text: str) -> np.ndarray:
+        import asyncio
+
         await asyncio.to_thread(self._verify)
         return await self.inner.aembed_query(text)
 
     async def aembed_documents(self, texts: Sequence[str]) -> np.ndarray:
+        import asyncio
+
         await asyncio.to_thread(self._verify)
         return await self.inner.aembed_documents(texts)
 

@@ -10,20 +10,9 @@ from __future__ import annotations
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, model_validator
 
+from ragtune.choices import DEFAULT_ALPHA, DEFAULT_FUSION, Fusion, SearchMode
 from ragtune.errors import ConfigError
 from ragtune.filters import FilterExpr
-from ragtune.schema import Fusion, SearchMode
-
-DEFAULT_ALPHA = 0.5
-"""Weight of the vector side in hybrid search (1 = vector only, 0 = BM25 only).
-
-Chosen by cross-validation over two data sets (``benchmarks/retrieval_generalise.py``: SciFact train
-claims and SQuAD dev questions, 10 folds; relativeScore and ranked fusion, alpha 0.3-0.7): every fold
-chose relativeScore 0.5, +0.010 nDCG@10 over 0.4 on SciFact and +0.0075 on SQuAD. On all 809
-SciFact train claims and the full corpus (``benchmarks/retrieval_quality.py``) 0.4 and 0.5 tie
-(0.739 and 0.738), which is where 0.4 had been chosen alone.
-"""
-DEFAULT_FUSION = Fusion.RELATIVE_SCORE
 
 
 class SearchOptions(BaseModel):
