@@ -14,11 +14,16 @@ false accepts by value kind (number, date, name, place), and the verifier's cost
 Targets for the default: false-accept <= 3%, true-accept >= 90%.
 
 Articles: ``--first-article`` / ``--articles`` choose a slice of the 48 dev articles. The binding
-weights were chosen on articles 16-31 (``--first-article 16``) and are reported on 32-47 (the
-default); the answer benchmark tunes on 4-15 and reports on 0-3.
+weights, the names it checks and the subject excuse were chosen on articles 16-31
+(``--first-article 16``) and are reported on 32-47 (the default); the answer benchmark tunes on
+4-15 and reports on 0-3.
 
-    python benchmarks/verification.py                      # report slice, default vs embedding
-    python benchmarks/verification.py --first-article 16   # the tuning slice
+Verifiers: ``default`` (``default_verifier``), ``binding-v1`` (the default before issue 22's second
+round: names bound only in claims without a number or date, a name two sentences hold taken for
+the topic, no subject excuse), ``embedding`` (similarity and rules, no binding), ``lexical``.
+
+    python benchmarks/verification.py --verifiers default,binding-v1,embedding   # report slice
+    python benchmarks/verification.py --first-article 16                         # the tuning slice
 """
 
 from __future__ import annotations
@@ -41,9 +46,11 @@ from _common import SHARED_DATA, print_table
 
 from ragtune.chains.context import ContextBlock
 from ragtune.chains.grounding import (
+    BoundVerifier,
     EmbeddingVerifier,
     Evidence,
     LexicalVerifier,
+    SubjectBinding,
     Verifier,
     default_verifier,
     evidence_sentences,
@@ -208,6 +215,7 @@ def measure(name: str, verifier: Verifier, items: list[Pair]) -> dict[str, Any]:
     true_hits, false_hits, by_kind, kinds = 0, 0, Counter[str](), Counter[str]()
     elapsed, claims = 0.0, 0
     examples: list[str] = []
+    verdicts: list[tuple[bool, bool]] = []
     for item in items:
         evidence = _evidence(item)
         started = time.perf_counter()
@@ -215,6 +223,7 @@ def measure(name: str, verifier: Verifier, items: list[Pair]) -> dict[str, Any]:
         f = accepted(item.false, evidence, verifier)
         elapsed += time.perf_counter() - started
         claims += 2
+        verdicts.append((t, f))
         true_hits += t
         false_hits += f
         kinds[item.kind] += 1
@@ -223,7 +232,16 @@ def measure(name: str, verifier: Verifier, items: list[Pair]) -> dict[str, Any]:
             examples.append(f"{item.kind}: {item.false}")
     n = len(items)
     return {"name": name, "n": n, "true": true_hits, "false": false_hits, "by_kind": by_kind, "kinds": kinds,
-            "ms_per_claim": 1000 * elapsed / max(1, claims), "examples": examples}  # fmt: skip
+            "ms_per_claim": 1000 * elapsed / max(1, claims), "examples": examples, "verdicts": verdicts}  # fmt: skip
+
+
+def paired(a: list[tuple[bool, bool]], b: list[tuple[bool, bool]], side: int, rounds: int = 4000) -> str:
+    """``a``'s rate minus ``b``'s on the same pairs, with a 95% paired bootstrap interval."""
+    diffs = [int(x[side]) - int(y[side]) for x, y in zip(a, b, strict=True)]
+    n = len(diffs)
+    rng = random.Random(0)
+    means = sorted(sum(rng.choice(diffs) for _ in range(n)) / n for _ in range(rounds))
+    return f"{sum(diffs) / n:+.3f} [{means[int(0.025 * rounds)]:+.3f}, {means[int(0.975 * rounds) - 1]:+.3f}]"
 
 
 def main() -> None:
@@ -231,7 +249,9 @@ def main() -> None:
     parser.add_argument("--first-article", type=int, default=32, help="first dev article (16: the tuning slice)")
     parser.add_argument("--articles", type=int, default=16)
     parser.add_argument("--pairs", type=int, default=600, help="most claim pairs, spread evenly over the slice")
-    parser.add_argument("--verifiers", default="default,embedding", help="default, embedding, lexical")
+    parser.add_argument(
+        "--verifiers", default="default,binding-v1,embedding", help="default, binding-v1, embedding, lexical"
+    )
     args = parser.parse_args()
     items = pairs(args.first_article, args.articles, args.pairs)
     kinds = Counter(p.kind for p in items)
@@ -253,14 +273,19 @@ def main() -> None:
     print(f"embedded {len(texts)} texts in {time.perf_counter() - started:.0f} s")
     make = {
         "default": lambda: default_verifier(similarity),
+        "binding-v1": lambda: BoundVerifier(
+            EmbeddingVerifier(similarity), SubjectBinding(names="alone", topic=1), subject=0
+        ),
         "embedding": lambda: EmbeddingVerifier(similarity),
         "lexical": lambda: LexicalVerifier(),
     }
     rows = []
+    results = []
     for name in args.verifiers.split(","):
         if name not in make:
             raise SystemExit(f"--verifiers: unknown {name!r}; use {', '.join(make)}")
         result = measure(name, make[name](), items)
+        results.append(result)
         n = result["n"]
         ta, fa = result["true"] / n, result["false"] / n
         tlo, thi = wilson(result["true"], n)
@@ -273,6 +298,11 @@ def main() -> None:
     print_table("Claim verification (contrastive SQuAD claims)",
                 ["verifier", "true-accept [95% CI]", "false-accept [95% CI]", "false accepts by kind", "ms / claim"],
                 rows)  # fmt: skip
+    first = results[0]
+    for other in results[1:]:
+        print(f"{first['name']} minus {other['name']} on the same pairs: true-accept "
+              f"{paired(first['verdicts'], other['verdicts'], 0)}, false-accept "
+              f"{paired(first['verdicts'], other['verdicts'], 1)}")  # fmt: skip
 
 
 if __name__ == "__main__":

@@ -80,7 +80,8 @@ KNOWN_MISSES = {
     8: "false accepted: the mirror of pair 7",
     9: "both wrong: 'works from' sits next to Toronto, so Toronto answers 'the support team works from ___'",
 }
-"""Pairs the SQuAD-chosen weights get wrong (measured, not tuned away): strict xfails, so a fix shows up."""
+"""Pairs the SQuAD-chosen weights get wrong (measured, not tuned away): strict xfails, so a fix shows up.
+With the subject excuse on (``BoundVerifier(subject=3)``, not the default) pair 2 is missed too."""
 
 
 @pytest.mark.parametrize(
@@ -97,13 +98,14 @@ def test_default_verifier_supports_the_true_claim_and_not_the_false_one(verifier
 
 
 def test_binding_refuses_false_claims_the_embedding_verifier_alone_supports(minilm, verifier) -> None:  # type: ignore[no-untyped-def]
-    """Over the whole set: fewer false claims pass with the binding check (only one fewer: see
-    ``KNOWN_MISSES``), and no true claim is lost but pair 9's."""
+    """Over the whole set (measured, not tuned): the binding refuses pair 0's false claim, which the
+    embedding verifier alone supports (5 of 11 false claims pass the default, 6 the embedding
+    verifier); no true claim is lost but pair 9's."""
     plain = EmbeddingVerifier(minilm)
-    plain_false = [false for _, false in PAIRS if supported(false, plain)]
-    bound_false = [false for _, false in PAIRS if supported(false, verifier)]
-    assert set(bound_false) < set(plain_false), (plain_false, bound_false)
-    assert len(plain_false) >= 6 and len(bound_false) <= 5  # measured: 6 of 11 and 5 of 11
+    plain_false = {false for _, false in PAIRS if supported(false, plain)}
+    bound_false = {false for _, false in PAIRS if supported(false, verifier)}
+    assert plain_false - bound_false == {PAIRS[0][1]}, (plain_false, bound_false)
+    assert bound_false <= plain_false, (plain_false, bound_false)
     lost = [true for true, _ in PAIRS if supported(true, plain) and not supported(true, verifier)]
     assert lost == [PAIRS[9][0]]
 
@@ -158,3 +160,64 @@ def test_extractive_quotes_are_never_vetoed() -> None:
         drafts = split_claims(quoted, {1, 2, 3})
         assert [d.text for d in drafts] == [shown[i].text, shown[i + 1].text]
         assert all(binding.unbound(d.text, [e.text for e in shown]) is None for d in drafts)
+
+
+# -- issue 22, second round: names bound beside numbers, the passage's subject excused ---------------
+PARKWAY = (
+    "Ralph Woodward founded Woodward Park in 1968, and Lewis Eaton opened the San Joaquin River Parkway in 1988. "
+    "The park covers 300 acres along the river."
+)
+FRESNO = (
+    "Fresno is the fifth-largest city in California. Fresno is the county seat of Fresno County. "
+    "The city is near Clovis. Fresno lies in the San Joaquin Valley. "
+    "The city had a population of 494,665 in 2010."
+)
+
+
+def passage(text: str) -> list[Evidence]:
+    from ragtune.chains.context import split_sentences
+
+    return [Evidence(1, s.strip()) for s in split_sentences(text)]
+
+
+def previous(minilm) -> BoundVerifier:  # type: ignore[no-untyped-def]
+    """The default before names were bound beside numbers and the subject was excused."""
+    return BoundVerifier(EmbeddingVerifier(minilm), SubjectBinding(names="alone", topic=1), subject=0)
+
+
+def test_a_name_beside_a_date_is_bound_too(minilm, verifier) -> None:  # type: ignore[no-untyped-def]
+    """A claim with a year used to check only the year: the swapped founder passed."""
+    shown = passage(PARKWAY)
+    true = split_claims("Lewis Eaton opened the San Joaquin River Parkway in 1988.", {1})
+    assert verify_claims(true, shown, verifier)[0].verdict == "supported"
+    false = split_claims("Ralph Woodward opened the San Joaquin River Parkway in 1988.", {1})
+    assert verify_claims(false, shown, previous(minilm))[0].verdict == "supported"
+    refused = verify_claims(false, shown, verifier)[0]
+    assert refused.verdict == "unsupported"
+    assert refused.reason == "the evidence answers 'Lewis Eaton' where the claim says 'Woodward'"
+
+
+def test_the_subject_excuse_lets_the_passage_subject_be_left_out(minilm, verifier) -> None:  # type: ignore[no-untyped-def]
+    """With ``subject=3`` (off by default: it also let pair 2's false claim through), "Fresno", which
+    three other sentences hold, is the subject "the city" stands for; "Clovis", which one other
+    sentence holds, is not excused. The default keeps the strict rule."""
+    shown = passage(FRESNO)
+    claim = split_claims("The population of Fresno in 2010 was 494,665.", {1})
+    assert verify_claims(claim, shown, previous(minilm))[0].reason == "evidence lacks fresno"
+    assert verify_claims(claim, shown, verifier)[0].reason == "evidence lacks fresno"
+    excusing = BoundVerifier(EmbeddingVerifier(minilm), subject=3)
+    assert verify_claims(claim, shown, excusing)[0].verdict == "supported"
+    other = verify_claims(split_claims("The population of Clovis in 2010 was 494,665.", {1}), shown, excusing)[0]
+    assert (other.verdict, other.reason) == ("unsupported", "evidence lacks clovis")
+    business = split_claims(PAIRS[2][1], {1, 2, 3})
+    assert all(c.verdict == "supported" for c in verify_claims(business, evidence(), excusing))
+
+
+def test_subject_names_are_the_claim_names_enough_sentences_hold() -> None:
+    from ragtune.chains.grounding.verify import subject_names
+
+    shown = passage(FRESNO)
+    claim = "In 2010, Fresno and Clovis had 494,665 people."
+    assert subject_names(claim, shown, 3) == {"fresno"}
+    assert subject_names(claim, shown, 1) == {"fresno", "clovis"}
+    assert subject_names(claim, shown, 0) == set()

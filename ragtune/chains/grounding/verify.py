@@ -1,7 +1,8 @@
 """Claims of an answer checked against the sentences of the passages shown, with the rules every verdict obeys.
 
 A claim is ``supported`` by an evidence sentence when the verifier's score reaches its threshold
-and the rules hold: every number and name of the claim appears in the sentence, and claim and
+and the rules hold: every number and name of the claim appears in the sentence (a name that several
+sentences hold, the passage's subject, may be left out: see :func:`subject_names`), and claim and
 sentence agree on negation. Sentences that give the model orders are never evidence. Citations
 come from this check: the block of the best supporting sentence, plus any block the model cited
 that also supports the claim; other markers the model wrote are reported in ``corrected``.
@@ -25,6 +26,7 @@ from ragtune.chains.grounding.text import (
     is_instruction,
     is_statement,
     missing_keys,
+    names,
     polarity_conflict,
 )
 from ragtune.chains.grounding.verifier import Verifier
@@ -80,9 +82,13 @@ def split_claims(text: str, valid: Collection[int]) -> list[Draft]:
     return out
 
 
-def rule_failure(claim: str, evidence: str) -> str | None:
-    """Why ``evidence`` cannot support ``claim`` whatever its score, or ``None``."""
-    missing = missing_keys(claim, evidence)
+def rule_failure(claim: str, evidence: str, excused: Collection[str] = ()) -> str | None:
+    """Why ``evidence`` cannot support ``claim`` whatever its score, or ``None``.
+
+    ``excused``: names of the claim the sentence may leave out (the passage's subject, see
+    :func:`subject_names`).
+    """
+    missing = missing_keys(claim, evidence) - set(excused)
     if missing:
         return "evidence lacks " + ", ".join(sorted(missing))
     if polarity_conflict(claim, evidence):
@@ -102,7 +108,23 @@ def _contradiction(
     return None
 
 
-def _judge(draft: Draft, row: np.ndarray, evidence: Sequence[Evidence], threshold: float) -> Claim:
+def subject_names(claim: str, evidence: Sequence[Evidence], holders: int) -> set[str]:
+    """Names of ``claim`` that at least ``holders`` evidence sentences hold: the subject of the passage.
+
+    A question names its subject ("Fresno") where the sentence answering it says "the city"; a name
+    several sentences repeat is that subject, not the value the claim asserts. ``holders`` 0: none.
+    """
+    if holders <= 0:
+        return set()
+    out = set()
+    sides = [({w.lower() for w in re.findall(r"[A-Za-z][A-Za-z'\u2019]*", e.text)}) for e in evidence]
+    for name in names(claim):
+        if sum(1 for side in sides if name in side) >= holders:
+            out.add(name)
+    return out
+
+
+def _judge(draft: Draft, row: np.ndarray, evidence: Sequence[Evidence], threshold: float, subject: int = 0) -> Claim:
     base: dict[str, Any] = {
         "text": draft.text,
         "start": draft.start,
@@ -113,7 +135,8 @@ def _judge(draft: Draft, row: np.ndarray, evidence: Sequence[Evidence], threshol
         reason = "no passage sentences to check against" if not evidence else "no content to check"
         return Claim(**base, corrected=draft.model_citations, reason=reason)
     order = sorted(range(len(evidence)), key=lambda j: (-float(row[j]), j))
-    failures = {j: rule_failure(draft.text, evidence[j].text) for j in order}
+    excused = subject_names(draft.text, evidence, subject)
+    failures = {j: rule_failure(draft.text, evidence[j].text, excused) for j in order}
     passing = [j for j in order if failures[j] is None]
     best = passing[0] if passing else None
     contradiction = _contradiction(order, failures, best, evidence)
@@ -182,7 +205,8 @@ def verify_claims(drafts: Sequence[Draft], evidence: Sequence[Evidence], verifie
         return []
     scores = verifier.verify([d.text for d in drafts], [e.text for e in evidence])
     scores = np.asarray(scores, dtype=np.float32).reshape(len(drafts), len(evidence))
-    claims = [_judge(d, scores[i], evidence, verifier.threshold) for i, d in enumerate(drafts)]
+    subject = int(getattr(verifier, "subject", 0))
+    claims = [_judge(d, scores[i], evidence, verifier.threshold, subject) for i, d in enumerate(drafts)]
     binding = getattr(verifier, "binding", None)
     return claims if binding is None else [_bound(c, evidence, binding) for c in claims]
 
