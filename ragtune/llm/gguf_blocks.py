@@ -15,9 +15,9 @@ along each row, so nothing is re-quantized).
 
 from __future__ import annotations
 
+import struct
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
@@ -26,6 +26,37 @@ _Q4_1, _Q8_0, _F32 = 3, 8, 0
 """GGML type ids (``gguf.GGMLQuantizationType``) this reader repacks."""
 READABLE_TYPES = frozenset({_F32, _Q4_1, _Q8_0})
 """Every GGML type a file may hold for :class:`GGUFBlocks` to read all of it."""
+_LAYOUT = {_F32: (1, 4, np.float32), _Q4_1: (BLOCK, 20, np.uint8), _Q8_0: (BLOCK, 34, np.uint8)}
+"""Per readable GGML type: weights per block, bytes per block, and the element type of its data."""
+_SCALARS = {
+    0: "<u1",
+    1: "<i1",
+    2: "<u2",
+    3: "<i2",
+    4: "<u4",
+    5: "<i4",
+    6: "<f4",
+    7: "?",
+    10: "<u8",
+    11: "<i8",
+    12: "<f8",
+}
+"""GGUF metadata value types (``gguf.GGUFValueType``) of fixed size; 8 is a string, 9 an array."""
+_STRING, _ARRAY = 8, 9
+_VERSIONS = (2, 3)
+"""The GGUF versions read (those of ``gguf.GGUFReader``)."""
+
+
+@dataclass(frozen=True)
+class _Tensor:
+    """A tensor's entry in the GGUF header: where its data lies in the file."""
+
+    name: str
+    tensor_type: int
+    dims: tuple[int, ...]
+    """GGUF order: the first dimension is the row length."""
+    offset: int
+    """Absolute byte offset of the data in the file."""
 
 
 @dataclass(frozen=True)
@@ -101,52 +132,119 @@ def hf_rows(matrix: BlockMatrix, heads: int) -> BlockMatrix:
 class GGUFBlocks:
     """The tensors of one GGUF file: ``matrix(name)`` for quantized weights, ``vector(name)`` for float ones.
 
+    Reads the header itself, skipping over metadata arrays (the tokenizer's ~100,000 strings) that
+    ``gguf.GGUFReader`` turns into one numpy view each (5 s for the packaged model; this takes
+    milliseconds); the tensor data are the same bytes of the memory-mapped file.
+
     Raises:
-        ValueError: a requested tensor is missing or of a type other than Q4_1, Q8_0 (matrices) or F32.
+        ValueError: the file is not a little-endian GGUF of version 2 or 3; a requested tensor is
+            missing or of a type other than Q4_1, Q8_0 (matrices) or F32.
     """
 
     def __init__(self, path: str | Path) -> None:
-        from gguf import GGUFReader
-
         self.path = Path(path)
-        reader = GGUFReader(str(self.path))
-        self.tensors: dict[str, Any] = {t.name: t for t in reader.tensors}
-        self.fields = reader.fields
+        self._data = np.memmap(self.path, mode="r")
+        self._buffer = self._data.data
+        self._offset = 0
+        if self._data[:4].tobytes() != b"GGUF":
+            raise ValueError(f"{self.path}: GGUF magic invalid")
+        version, tensor_count, kv_count = struct.unpack_from("<IQQ", self._buffer, 4)
+        if version not in _VERSIONS:
+            raise ValueError(f"{self.path}: GGUF version {version} (byte order or version not read)")
+        self._offset = 24
+        self._fields: dict[str, str | float | int | None] = {}
+        for _ in range(kv_count):
+            key = self._string()
+            (kind,) = self._unpack("<I")
+            self._fields[key] = self._value(kind)
+        infos = []
+        for _ in range(tensor_count):
+            name = self._string()
+            (n_dims,) = self._unpack("<I")
+            dims = self._unpack(f"<{n_dims}Q")
+            kind, offset = self._unpack("<IQ")
+            infos.append((name, int(kind), tuple(int(d) for d in dims), int(offset)))
+        alignment = self._fields.get("general.alignment", 32)
+        if not isinstance(alignment, int) or alignment <= 0 or alignment & (alignment - 1):
+            raise ValueError(f"{self.path}: invalid alignment {alignment!r}")
+        start = -(-self._offset // alignment) * alignment
+        self.tensors: dict[str, _Tensor] = {}
+        for name, kind, dims, offset in infos:
+            if name in self.tensors:
+                raise ValueError(f"{self.path}: duplicated tensor {name}")
+            self.tensors[name] = _Tensor(name, kind, dims, start + offset)
 
-    def _tensor(self, name: str) -> Any:
+    def _unpack(self, fmt: str) -> tuple[int, ...]:
+        values = struct.unpack_from(fmt, self._buffer, self._offset)
+        self._offset += struct.calcsize(fmt)
+        return values
+
+    def _string(self) -> str:
+        (size,) = self._unpack("<Q")
+        text = self._data[self._offset : self._offset + size].tobytes().decode("utf-8", errors="replace")
+        self._offset += size
+        return text
+
+    def _value(self, kind: int) -> str | float | int | None:
+        """Read one metadata value: a scalar or string, or ``None`` for an array (skipped over)."""
+        if kind == _STRING:
+            return self._string()
+        if kind in _SCALARS:
+            dtype = np.dtype(_SCALARS[kind])
+            value = np.frombuffer(self._data, dtype=dtype, count=1, offset=self._offset)[0].item()
+            self._offset += dtype.itemsize
+            return value  # type: ignore[no-any-return]
+        if kind == _ARRAY:
+            item, count = self._unpack("<IQ")
+            if item in _SCALARS:
+                self._offset += count * np.dtype(_SCALARS[item]).itemsize
+            elif item == _STRING:  # skipped unread: only the lengths
+                buffer, offset = self._buffer, self._offset
+                for _ in range(count):
+                    offset += 8 + struct.unpack_from("<Q", buffer, offset)[0]
+                self._offset = offset
+            else:
+                for _ in range(count):
+                    self._value(item)
+            return None
+        raise ValueError(f"{self.path}: unknown GGUF value type {kind}")
+
+    def _tensor(self, name: str) -> _Tensor:
         tensor = self.tensors.get(name)
         if tensor is None:
             raise ValueError(f"{self.path} has no tensor {name}")
         return tensor
 
+    def _array(self, tensor: _Tensor) -> np.ndarray:
+        """The tensor's data in the file: float32 ``(rows, row)`` for F32, its raw bytes ``(rows, row bytes)`` else."""
+        per_block, block_bytes, dtype = _LAYOUT[tensor.tensor_type]
+        shape = list(reversed(tensor.dims))
+        size = int(np.prod(tensor.dims)) * block_bytes // per_block
+        if dtype is np.uint8:
+            shape[-1] = shape[-1] * block_bytes // per_block
+        return self._data[tensor.offset : tensor.offset + size].view(dtype).reshape(shape)
+
     def kinds(self) -> set[int]:
-        return {int(t.tensor_type) for t in self.tensors.values()}
+        return {t.tensor_type for t in self.tensors.values()}
 
     def matrix(self, name: str) -> BlockMatrix:
         tensor = self._tensor(name)
-        kind = int(tensor.tensor_type)
-        raw = np.asarray(tensor.data)
+        kind = tensor.tensor_type
         if kind == _Q4_1:
-            return _q4_1(raw)
+            return _q4_1(np.asarray(self._array(tensor)))
         if kind == _Q8_0:
-            return _q8_0(raw)
+            return _q8_0(np.asarray(self._array(tensor)))
         raise ValueError(f"{self.path}: {name} is GGML type {kind}; only Q4_1 and Q8_0 are repacked")
 
     def vector(self, name: str) -> np.ndarray:
         tensor = self._tensor(name)
-        if int(tensor.tensor_type) != _F32:
-            raise ValueError(f"{self.path}: {name} is GGML type {int(tensor.tensor_type)}, not F32")
-        return np.asarray(tensor.data, dtype=np.float32).reshape(-1)
+        if tensor.tensor_type != _F32:
+            raise ValueError(f"{self.path}: {name} is GGML type {tensor.tensor_type}, not F32")
+        return np.asarray(self._array(tensor), dtype=np.float32).reshape(-1)
 
     def field(self, key: str) -> str | float | int | None:
         """A scalar or string metadata value (``general.architecture``, ``llama.block_count``), or ``None``."""
-        found = self.fields.get(key)
-        if found is None or not found.data:
-            return None
-        value = np.asarray(found.parts[found.data[0]])
-        if len(found.data) == 1 and value.dtype == np.uint8 and value.size != 1:
-            return bytes(value).decode("utf-8", errors="replace")
-        return value.reshape(-1)[0].item() if value.size == 1 else None
+        return self._fields.get(key)
 
 
 __all__ = ["BLOCK", "READABLE_TYPES", "BlockMatrix", "GGUFBlocks", "hf_rows"]
