@@ -16,13 +16,35 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 SAMPLE_CORPUS = REPO / "examples" / "sample_corpus"
 
 
+def _group(item: pytest.Item) -> str:
+    """The item's xdist group, named as ``xdist`` names it."""
+    names = {str(m.args[0] if m.args else m.kwargs.get("name", "default")) for m in item.iter_markers("xdist_group")}
+    return "_".join(sorted(names))
+
+
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
     """Keep each test file on one xdist worker (its module fixtures built once), as ``--dist loadfile`` does,
     except tests marked ``xdist_group`` themselves: each notebook is its own group, so the five
-    notebooks (minutes each, no shared fixture) spread over the workers instead of queueing on one."""
+    notebooks (minutes each, no shared fixture) spread over the workers instead of queueing on one.
+
+    Groups holding a ``slow`` test run first, the notebooks first of all, so the long ones start
+    while the many short groups are left to even out the workers' finish. With ``scripts/test.sh``'s
+    ``--no-loadscope-reorder`` xdist hands the groups out in this order (its default hands out the
+    groups with most tests first, which left the one-test notebooks, 05 the longest, to run last).
+    The order of the tests within a group is kept.
+    """
     for item in items:
         if item.get_closest_marker("xdist_group") is None:
             item.add_marker(pytest.mark.xdist_group(item.nodeid.split("::", 1)[0]))
+    slow = {_group(item) for item in items if item.get_closest_marker("slow") is not None}
+    first = {group: i for i, group in enumerate(dict.fromkeys(_group(item) for item in items))}
+
+    def rank(item: pytest.Item) -> tuple[int, int]:
+        group = _group(item)
+        kind = 0 if group.startswith("notebook-") else 1 if group in slow else 2
+        return kind, first[group]
+
+    items.sort(key=rank)
 
 
 @pytest.fixture(scope="session")
