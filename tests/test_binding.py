@@ -74,14 +74,11 @@ def verifier(minilm):  # type: ignore[no-untyped-def]
 
 
 KNOWN_MISSES = {
-    3: "false accepted: the subject name is 4 words from the number, weighed too little against the shared words",
-    4: "false accepted: the same",
-    7: "false accepted: 'audit logs' is in the next clause of '30 days'; 'days' outweighs it",
-    8: "false accepted: the mirror of pair 7",
-    9: "both wrong: 'works from' sits next to Toronto, so Toronto answers 'the support team works from ___'",
+    9: "true refused: 'works from' sits next to Toronto: the binding hears it answer 'the support team works from'",
 }
-"""Pairs the SQuAD-chosen weights get wrong (measured, not tuned away): strict xfails, so a fix shows up.
-With the subject excuse on (``BoundVerifier(subject=3)``, not the default) pair 2 is missed too."""
+"""Pairs the default gets wrong (measured, not tuned away): strict xfails, so a fix shows up.
+Before the rival check (``rivals=False``) pairs 3, 4, 7 and 8 let their false claim through too;
+with the subject excuse on (``BoundVerifier(subject=3, rivals=False)``, not the default) pair 2 as well."""
 
 
 @pytest.mark.parametrize(
@@ -98,14 +95,17 @@ def test_default_verifier_supports_the_true_claim_and_not_the_false_one(verifier
 
 
 def test_binding_refuses_false_claims_the_embedding_verifier_alone_supports(minilm, verifier) -> None:  # type: ignore[no-untyped-def]
-    """Over the whole set (measured, not tuned): the binding refuses pair 0's false claim, which the
-    embedding verifier alone supports (5 of 11 false claims pass the default, 6 the embedding
-    verifier); no true claim is lost but pair 9's."""
+    """Over the whole set (measured): the embedding verifier alone supports 6 of the 11 false claims,
+    the binding without the rival check 5 (it refuses pair 0's), the default none; no true claim is
+    lost but pair 9's."""
     plain = EmbeddingVerifier(minilm)
     plain_false = {false for _, false in PAIRS if supported(false, plain)}
-    bound_false = {false for _, false in PAIRS if supported(false, verifier)}
+    without_rivals = BoundVerifier(EmbeddingVerifier(minilm), rivals=False)
+    bound_false = {false for _, false in PAIRS if supported(false, without_rivals)}
     assert plain_false - bound_false == {PAIRS[0][1]}, (plain_false, bound_false)
     assert bound_false <= plain_false, (plain_false, bound_false)
+    default_false = {false for _, false in PAIRS if supported(false, verifier)}
+    assert default_false == set(), default_false
     lost = [true for true, _ in PAIRS if supported(true, plain) and not supported(true, verifier)]
     assert lost == [PAIRS[9][0]]
 
@@ -150,16 +150,19 @@ def test_the_check_costs_less_than_the_embedding_it_follows(minilm) -> None:  # 
 
 
 def test_extractive_quotes_are_never_vetoed() -> None:
-    """The extractive answer quotes passage sentences with markers; the binding check leaves every quote be."""
+    """The extractive answer quotes passage sentences with markers; the binding and rival checks leave quotes be."""
     from ragtune.chains.grounding.extract import Pick, extractive_text
 
     shown = evidence()
     binding = SubjectBinding()
+    rivals = default_verifier(None).rivals
+    assert rivals is not None
     for i in range(len(shown) - 1):
         quoted = extractive_text([Pick(shown[i], 1.0), Pick(shown[i + 1], 0.9)])
         drafts = split_claims(quoted, {1, 2, 3})
         assert [d.text for d in drafts] == [shown[i].text, shown[i + 1].text]
         assert all(binding.unbound(d.text, [e.text for e in shown]) is None for d in drafts)
+        assert all(rivals.unbound(d.text, [e.text for e in shown]) is None for d in drafts)
 
 
 # -- issue 22, second round: names bound beside numbers, the passage's subject excused ---------------
@@ -182,7 +185,7 @@ def passage(text: str) -> list[Evidence]:
 
 def previous(minilm) -> BoundVerifier:  # type: ignore[no-untyped-def]
     """The default before names were bound beside numbers and the subject was excused."""
-    return BoundVerifier(EmbeddingVerifier(minilm), SubjectBinding(names="alone", topic=1), subject=0)
+    return BoundVerifier(EmbeddingVerifier(minilm), SubjectBinding(names="alone", topic=1), subject=0, rivals=False)
 
 
 def test_a_name_beside_a_date_is_bound_too(minilm, verifier) -> None:  # type: ignore[no-untyped-def]
@@ -205,7 +208,7 @@ def test_the_subject_excuse_lets_the_passage_subject_be_left_out(minilm, verifie
     claim = split_claims("The population of Fresno in 2010 was 494,665.", {1})
     assert verify_claims(claim, shown, previous(minilm))[0].reason == "evidence lacks fresno"
     assert verify_claims(claim, shown, verifier)[0].reason == "evidence lacks fresno"
-    excusing = BoundVerifier(EmbeddingVerifier(minilm), subject=3)
+    excusing = BoundVerifier(EmbeddingVerifier(minilm), subject=3, rivals=False)
     assert verify_claims(claim, shown, excusing)[0].verdict == "supported"
     other = verify_claims(split_claims("The population of Clovis in 2010 was 494,665.", {1}), shown, excusing)[0]
     assert (other.verdict, other.reason) == ("unsupported", "evidence lacks clovis")
@@ -221,3 +224,79 @@ def test_subject_names_are_the_claim_names_enough_sentences_hold() -> None:
     assert subject_names(claim, shown, 3) == {"fresno"}
     assert subject_names(claim, shown, 1) == {"fresno", "clovis"}
     assert subject_names(claim, shown, 0) == set()
+
+
+# -- issue 22, third round: rival values put in the claim's place ------------------------------------
+def test_a_rival_value_that_fits_better_unbinds_the_claim(minilm) -> None:  # type: ignore[no-untyped-def]
+    """ "Starter ... 300" fits one sentence with Business in Starter's place, and the other with 60 in
+    300's: every word but one is in each sentence, so similarity alone supports it."""
+    from ragtune.chains.grounding.rivals import RivalCheck
+
+    check = RivalCheck(EmbeddingVerifier(minilm))
+    texts = [e.text for e in evidence()]
+    found = check.unbound("Starter workspaces can make 300 API requests each minute.", texts)
+    assert found is not None and found.value in {"Starter", "300"} and found.answer in {"Business", "60"}
+    assert found.evidence in texts, "the reason quotes a whole evidence sentence"
+    assert check.unbound("Business workspaces can make 300 API requests each minute.", texts) is None
+
+
+def test_clauses_answer_for_their_own_subject(minilm) -> None:  # type: ignore[no-untyped-def]
+    """One sentence holds both retention periods; its clause about audit logs holds only 365."""
+    from ragtune.chains.grounding.rivals import RivalCheck, units
+
+    sentence = "Exports are kept for 30 days, and audit logs are kept for 365 days."
+    assert list(units([sentence])) == [sentence, "Exports are kept for 30 days", "audit logs are kept for 365 days."]
+    check = RivalCheck(EmbeddingVerifier(minilm))
+    found = check.unbound("Audit logs are retained for 30 days.", [sentence])
+    assert found is not None and (found.value, found.answer, found.evidence) == ("30", "365", sentence)
+    assert check.unbound("Audit logs are retained for 365 days.", [sentence]) is None
+
+
+def test_a_rival_counts_only_where_one_sentence_holds_all_its_values(minilm) -> None:  # type: ignore[no-untyped-def]
+    """Swapping 2016 for 1998 in "ABC will broadcast the pageant through 2016" would need a sentence
+    holding ABC and 1998 together: there is none, so the unrelated year cannot outscore the claim."""
+    from ragtune.chains.grounding.rivals import RivalCheck
+
+    texts = ["ABC will broadcast the Miss America pageant through 2016.", "The studio moved to Burbank in 1998."]
+    check = RivalCheck(EmbeddingVerifier(minilm), margin=0.0)
+    assert check.unbound("ABC will broadcast the Miss America pageant through 2016.", texts) is None
+    assert check.unbound("ABC will show the Miss America pageant until 2016.", texts) is None
+
+
+def test_the_rival_check_runs_without_an_embedder() -> None:
+    """Word overlap scores the variants when no embedder is loaded (``default_verifier(None)``)."""
+    checker = default_verifier(None)
+    assert checker.rivals is not None
+    starter = "Starter workspaces can make 300 API requests each minute."
+    assert supported(starter, BoundVerifier(LexicalVerifier(), rivals=False))
+    claim = verify_claims(split_claims(starter, {1, 2, 3}), evidence(), checker)[0]
+    assert claim.verdict == "unsupported", claim
+
+
+@pytest.mark.parametrize(
+    ("name", "most_false", "least_true"),
+    [("verification_heldout2.json", 2, 12), ("verification_heldout.json", 2, 16)],
+    ids=["hospital-report-set", "railway-tuning-set"],
+)
+def test_the_held_out_sets_score_as_the_readme_reports(verifier, name: str, most_false: int, least_true: int) -> None:  # type: ignore[no-untyped-def]
+    """The hand-written held-out sets of ``benchmarks/verification_heldout.py`` (written blind to the
+    verifier): the default's counts as measured and reported, so a change that lets more false
+    claims through, or refuses more true ones, fails here."""
+    import json
+    from pathlib import Path
+
+    from ragtune.chains.context import ContextBlock
+    from ragtune.chains.grounding import evidence_sentences
+
+    data = json.loads((Path(__file__).resolve().parent.parent / "benchmarks" / "data" / name).read_text("utf-8"))
+    texts = data["corpus"].values()
+    blocks = [ContextBlock(number=i, text=t, chunks=[], rank=i, score=1.0) for i, t in enumerate(texts, 1)]
+    shown = evidence_sentences(blocks)
+
+    def accepted(claim: str) -> bool:
+        judged = verify_claims(split_claims(claim, set()), shown, verifier)
+        return bool(judged) and all(c.verdict == "supported" for c in judged)
+
+    false = sum(accepted(p["false"]) for p in data["pairs"])
+    true = sum(accepted(p["true"]) for p in data["pairs"])
+    assert false <= most_false and true >= least_true, (true, false)

@@ -95,9 +95,12 @@ def _near(text: _Text, value: Value, window: float) -> dict[str, float]:
     return out
 
 
-def _checked(values: Sequence[Value], shown: Sequence[_Text], names: NameCheck, topic: int) -> list[Value]:
+def checked_values(
+    values: Sequence[Value], shown: Sequence[Sequence[Value]], topic: int = TOPIC, names: NameCheck = NAMES
+) -> list[Value]:
     """The values a claim asserts: its numbers and dates, and its names that at most ``topic``
-    evidence sentences hold (with ``names="alone"``, names only in a claim with no number or date).
+    evidence sentences hold (``shown``: the values of each sentence; with ``names="alone"``, names
+    only in a claim with no number or date).
 
     A name many sentences hold is the passage's topic ("Fresno" in an article on Fresno), not a
     value the claim asserts. Names next to a number are checked too (``"always"``): "Woodward Park
@@ -110,7 +113,7 @@ def _checked(values: Sequence[Value], shown: Sequence[_Text], names: NameCheck, 
     for value in values:
         if value.kind != "name":
             continue
-        holders = sum(1 for text in shown if any(value.same(c) for c in text.values))
+        holders = sum(1 for held in shown if any(value.same(c) for c in held))
         if holders <= topic:
             out.append(value)
     return out
@@ -166,7 +169,7 @@ class SubjectBinding:
             return None
         vocabulary, shown, bags = self._evidence(tuple(evidence))
         said = _read(claim, vocabulary | name_words([claim]), self.boundary)
-        for value in _checked(said.values, shown, self.names, self.topic):
+        for value in checked_values(said.values, [t.values for t in shown], self.topic, self.names):
             found = self._check(value, said, shown, bags, evidence)
             if found is not None:
                 return found
@@ -226,6 +229,7 @@ __all__ = [
     "NAMES",
     "TOPIC",
     "NameCheck",
+    "checked_values",
     "VALUE_WEIGHT",
     "SENTENCE_WEIGHT",
     "SubjectBinding",

@@ -17,6 +17,7 @@ from collections.abc import Sequence
 import numpy as np
 
 from ragtune.chains.grounding.binding import SubjectBinding
+from ragtune.chains.grounding.rivals import RivalCheck
 from ragtune.chains.grounding.verifier import EmbeddingSimilarity, EmbeddingVerifier, LexicalVerifier, Verifier
 from ragtune.embeddings.base import Embedder
 
@@ -37,10 +38,18 @@ class BoundVerifier:
     passage's subject (see :func:`~ragtune.chains.grounding.verify.subject_names`).
     """
 
-    def __init__(self, base: Verifier, binding: SubjectBinding | None = None, *, subject: int = SUBJECT) -> None:
+    def __init__(
+        self,
+        base: Verifier,
+        binding: SubjectBinding | None = None,
+        *,
+        subject: int = SUBJECT,
+        rivals: RivalCheck | bool | None = True,
+    ) -> None:
         self.base = base
         self.subject = subject
         self.binding = binding or SubjectBinding()
+        self.rivals = RivalCheck(base) if rivals is True else (rivals or None)
         self.threshold = base.threshold
 
     def verify(self, claims: Sequence[str], evidence: Sequence[str]) -> np.ndarray:

@@ -207,8 +207,10 @@ def verify_claims(drafts: Sequence[Draft], evidence: Sequence[Evidence], verifie
     scores = np.asarray(scores, dtype=np.float32).reshape(len(drafts), len(evidence))
     subject = int(getattr(verifier, "subject", 0))
     claims = [_judge(d, scores[i], evidence, verifier.threshold, subject) for i, d in enumerate(drafts)]
-    binding = getattr(verifier, "binding", None)
-    return claims if binding is None else [_bound(c, evidence, binding) for c in claims]
+    for check in (getattr(verifier, "binding", None), getattr(verifier, "rivals", None)):
+        if check is not None:
+            claims = [_bound(c, evidence, check) for c in claims]
+    return claims
 
 
 __all__ = ["Draft", "Evidence", "evidence_sentences", "rule_failure", "split_claims", "strip_markers", "verify_claims"]
