@@ -57,6 +57,7 @@ from ragtune.chains.grounding import (
     split_claims,
     verify_claims,
 )
+from ragtune.chains.grounding.rivals import units
 
 SQUAD = SHARED_DATA / "squad" / "dev-v1.1.json.gz"
 KINDS = ("number", "date", "name", "place")
@@ -244,41 +245,53 @@ def paired(a: list[tuple[bool, bool]], b: list[tuple[bool, bool]], side: int, ro
     return f"{sum(diffs) / n:+.3f} [{means[int(0.025 * rounds)]:+.3f}, {means[int(0.975 * rounds) - 1]:+.3f}]"
 
 
+def shared_similarity() -> Any:
+    """One embedding cache for every verifier of a run: a text is embedded once."""
+    from ragtune.chains.grounding.verifier import EmbeddingSimilarity
+    from ragtune.embeddings.local import LocalEmbedder
+
+    return EmbeddingSimilarity(LocalEmbedder(), cache_size=1_000_000)
+
+
+def verifiers(similarity: Any = None) -> dict[str, Any]:
+    """The verifiers a run may compare, by name, each built on demand over one embedding cache."""
+    similarity = similarity if similarity is not None else shared_similarity()
+    return {
+        "default": lambda: default_verifier(similarity),
+        "binding-v2": lambda: BoundVerifier(EmbeddingVerifier(similarity), rivals=False),
+        "binding-v1": lambda: BoundVerifier(
+            EmbeddingVerifier(similarity), SubjectBinding(names="alone", topic=1), subject=0, rivals=False
+        ),
+        "embedding": lambda: EmbeddingVerifier(similarity),
+        "lexical": lambda: LexicalVerifier(),
+    }
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--first-article", type=int, default=32, help="first dev article (16: the tuning slice)")
     parser.add_argument("--articles", type=int, default=16)
     parser.add_argument("--pairs", type=int, default=600, help="most claim pairs, spread evenly over the slice")
     parser.add_argument(
-        "--verifiers", default="default,binding-v1,embedding", help="default, binding-v1, embedding, lexical"
+        "--verifiers",
+        default="default,binding-v2,binding-v1,embedding",
+        help="default, binding-v2, binding-v1, embedding, lexical",
     )
     args = parser.parse_args()
     items = pairs(args.first_article, args.articles, args.pairs)
     kinds = Counter(p.kind for p in items)
     print(f"SQuAD v1.1 dev articles {args.first_article}-{args.first_article + args.articles - 1}: "
           f"{len(items)} pairs ({', '.join(f'{k} {kinds[k]}' for k in KINDS)})")  # fmt: skip
-    from ragtune.chains.grounding.verifier import EmbeddingSimilarity
-    from ragtune.embeddings.local import LocalEmbedder
-
-    # every passage sentence and claim embedded up front, in batches, and shared by the verifiers:
-    # the ms / claim column is then the verifier's own work, the embedding of its texts left out
-    similarity = EmbeddingSimilarity(LocalEmbedder(), cache_size=1_000_000)
+    similarity = shared_similarity()
     texts = list(dict.fromkeys(
-        t for p in items for t in [*(e.text for e in _evidence(p)), *(d.text for c in (p.true, p.false)
-                                                                       for d in split_claims(c, set()))]
+        t for p in items for t in [*units([e.text for e in _evidence(p)]), *(d.text for c in (p.true, p.false)
+                                                                         for d in split_claims(c, set()))]
     ))  # fmt: skip
     started = time.perf_counter()
     for i in range(0, len(texts), 128):
         similarity.vectors(texts[i : i + 128])
     print(f"embedded {len(texts)} texts in {time.perf_counter() - started:.0f} s")
-    make = {
-        "default": lambda: default_verifier(similarity),
-        "binding-v1": lambda: BoundVerifier(
-            EmbeddingVerifier(similarity), SubjectBinding(names="alone", topic=1), subject=0
-        ),
-        "embedding": lambda: EmbeddingVerifier(similarity),
-        "lexical": lambda: LexicalVerifier(),
-    }
+    make = verifiers(similarity)
     rows = []
     results = []
     for name in args.verifiers.split(","):

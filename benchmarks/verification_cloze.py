@@ -38,7 +38,7 @@ def rivals(
     vocabulary, shown, bags = binding._evidence(tuple(evidence))
     said = b._read(claim, vocabulary | b.name_words([claim]), binding.boundary)
     out = []
-    for value in b._checked(said.values, shown, binding.names, binding.topic):
+    for value in b.checked_values(said.values, [t.values for t in shown], binding.topic, binding.names):
         others = [v for v in said.values if v is not value]
         near = b._near(said, value, binding.claim_window)
         if not near:
