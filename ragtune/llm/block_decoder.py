@@ -377,7 +377,7 @@ def block_graphs(spec: str, adapter: str | Path | None = None, stamp: float = 0.
     if not source.is_gguf:
         raise ValueError(f"{spec} is not a GGUF file; only GGUF blocks run on this decoder")
     folder = loader.cache_dir(spec)
-    fingerprint = {**loader._fingerprint_for(source), "graphs": GRAPH_FORMAT}
+    fingerprint = {**loader.source_fingerprint(source), "graphs": GRAPH_FORMAT}
     if adapter is None:
         target = folder.with_name(f"{folder.name}-blocks-v{GRAPH_FORMAT}")
     else:
@@ -395,7 +395,7 @@ def block_graphs(spec: str, adapter: str | Path | None = None, stamp: float = 0.
 
     if valid():
         return target
-    with loader._file_lock(target.with_name(f".{target.name}.lock")):
+    with loader.file_lock(target.with_name(f".{target.name}.lock")):
         if valid():
             return target
         config = json.loads((folder / "config.json").read_text(encoding="utf-8"))

@@ -173,7 +173,8 @@ def _cache_is_valid(folder: Path, fingerprint: dict[str, Any]) -> bool:
     return bool(recorded.get("source") == fingerprint)
 
 
-def _fingerprint_for(source: ModelSource) -> dict[str, Any]:
+def source_fingerprint(source: ModelSource) -> dict[str, Any]:
+    """What a cache built from ``source`` records, so a changed model file invalidates it."""
     return _source_fingerprint(Path(source.location), packaged=source.spec == LOCAL_MODEL_ID)
 
 
@@ -182,11 +183,11 @@ def is_warm(spec: str | None = None) -> bool:
     source = resolve_source(spec)
     if not source.is_gguf:
         return True
-    return _cache_is_valid(cache_dir(spec), _fingerprint_for(source))
+    return _cache_is_valid(cache_dir(spec), source_fingerprint(source))
 
 
 @contextlib.contextmanager
-def _file_lock(path: Path) -> Iterator[None]:
+def file_lock(path: Path) -> Iterator[None]:
     """An exclusive inter-process lock (POSIX ``flock``; a no-op where unavailable)."""
     path.parent.mkdir(parents=True, exist_ok=True)
     try:
@@ -308,9 +309,9 @@ def _load_pretrained(location: str) -> Loaded:
 def _load_gguf_cached(source: ModelSource) -> Loaded:
     gguf = Path(source.location)
     folder = cache_dir(source.spec)
-    fingerprint = _fingerprint_for(source)
+    fingerprint = source_fingerprint(source)
     if not _cache_is_valid(folder, fingerprint):
-        with _file_lock(folder.parent / f".{folder.name}.lock"):
+        with file_lock(folder.parent / f".{folder.name}.lock"):
             if not _cache_is_valid(folder, fingerprint):  # another process may have built it meanwhile
                 model, tokenizer = _load_from_gguf(gguf)
                 try:
@@ -440,7 +441,7 @@ def _tokenizer_only(spec: str) -> PreTrainedTokenizerBase:
         if not source.is_gguf:
             return AutoTokenizer.from_pretrained(source.location)
         folder = cache_dir(spec)
-        if _cache_is_valid(folder, _fingerprint_for(source)):
+        if _cache_is_valid(folder, source_fingerprint(source)):
             return AutoTokenizer.from_pretrained(folder)
         gguf = Path(source.location)
         return AutoTokenizer.from_pretrained(gguf.parent, gguf_file=gguf.name)
@@ -483,9 +484,11 @@ __all__ = [
     "cache_root",
     "clear_loaded_models",
     "device",
+    "file_lock",
     "gguf_path",
     "is_loaded",
     "is_warm",
+    "source_fingerprint",
     "load_local_model",
     "load_local_tokenizer",
     "normalize_spec",
