@@ -4,6 +4,7 @@ labelled query; the unseen report set copies, or nearly copies, no route example
 from __future__ import annotations
 
 import re
+from collections import Counter
 from pathlib import Path
 
 from ragtune.routing import RouteSet, load_labelled
@@ -61,6 +62,15 @@ def test_unseen_routing_set_is_apart_from_the_routes_and_the_tuning_sets() -> No
             if len(words & _words(other)) >= 0.5 * len(words | _words(other)):
                 near.append((q.query, other))
     assert not near
+
+
+def test_blind_routing_set_is_apart_from_everything_before_it() -> None:
+    """The set a helper wrote without seeing the routes: no copy of a route example or an earlier query
+    (7 generic direct questions it wrote word for word as earlier texts were removed before scoring)."""
+    earlier = _examples(RouteSet.default()) + _examples(RouteSet.from_file(DATA / "routing_paraphrased_routes.json"))
+    earlier += _queries(*TUNING, "routing_unseen.jsonl")
+    blind = _assert_apart("routing_unseen2.jsonl", 113, earlier)
+    assert Counter(q.route for q in blind) == {"rag": 30, "finetuned": 30, "hybrid": 30, "direct": 23}
 
 
 def test_paraphrased_routes_keep_the_packaged_examples_first() -> None:
