@@ -291,3 +291,33 @@ def test_a_json_value_not_stated_in_the_passage_is_replaced_by_the_passage_sente
     assert "Lisbourne" in replaced["answer"] and replaced["source"] == "support.md"  # the model's structure kept
     untouched = ground_values("Lisle", question, rule, blocks, LexicalVerifier())
     assert untouched.text == "Lisle" and untouched.claims == []  # not JSON: left exactly as written
+
+
+def test_a_true_sentence_given_for_another_question_is_not_its_answer() -> None:
+    """The held-out compare's hybrid answered the cipher question with the audit firm's sentence: true
+    in the passage, so the bound claim passed, but the extractive answerer reads the question in the
+    cipher sentence, which does not state the value; the value is replaced by that sentence."""
+    from ragtune.chains.context import ContextBlock
+    from ragtune.chains.grounding import LexicalVerifier
+    from ragtune.evaluation.structured import ground_values
+    from ragtune.schema import Chunk
+
+    text = (
+        "Quillpost encrypts every notebook with the Thornfield cipher. "
+        "The security audit of Quillpost is done by the firm Ostrava Assurance. "
+        "Sessions expire after 12 hours of inactivity."
+    )
+    chunk = Chunk(id="c1", doc_id="d1", text=text, source="/c/security.md")
+    blocks = [ContextBlock(number=1, text=text, chunks=[chunk], rank=0, score=1.0)]
+    rule = parse_expect({"format": "json", "schema": SCHEMA})
+    question = "Which cipher does Quillpost use to encrypt notebooks?"
+    audit = json.dumps(
+        {"answer": "The security audit of Quillpost is done by the firm Ostrava Assurance.", "source": "security.md"}
+    )
+    wrong = ground_values(audit, question, rule, blocks, LexicalVerifier())
+    assert wrong.replaced == ["answer"], wrong
+    assert "Thornfield" in json.loads(wrong.text)["answer"]
+    assert "does not answer the question" in (wrong.claims[0].reason or "")
+    right = '{"answer": "Quillpost encrypts every notebook with the Thornfield cipher.", "source": "security.md"}'
+    kept = ground_values(right, question, rule, blocks, LexicalVerifier())
+    assert kept.replaced == [] and kept.claims[0].verdict == "supported"

@@ -6,8 +6,11 @@ hybrid alike), is the fact check: the claim of a JSON answer is its answer field
 the question it answers, and it is checked against the passages shown with the chain's verifier
 (:func:`~ragtune.chains.grounding.verify_claims`). A value that fails is replaced, inside the
 structure the model wrote, by the best extractive sentence of those passages (the value the
-verifier can stand behind); the field is listed in ``replaced``. Answers that do not parse as JSON
-are left exactly as written.
+verifier can stand behind); the field is listed in ``replaced``. A supported value must also be
+stated in a sentence the extractive answerer picks for the question (QA-style: the question is
+answered from the passages, and the answer must hold the value), so a true sentence given for
+another question is not counted as its answer. Answers that do not parse as JSON are left exactly
+as written.
 """
 
 from __future__ import annotations
@@ -86,15 +89,20 @@ def ground_values(
     value: str = values[name]
     evidence = evidence_sentences(blocks)
     claim = verify_claims([Draft(claim_text(question, value), 0, 0, ())], evidence, verifier)[0]
+    picks = pick_sentences(question, blocks, similarity)
     if claim.verdict == "supported" and stated_in(value, claim.evidence or ""):
-        return GroundedValues(text=text, claims=[claim], cited=list(claim.citations))
-    if claim.verdict == "supported":
+        if not picks or any(p.evidence.text == claim.evidence or stated_in(value, p.evidence.text) for p in picks):
+            return GroundedValues(text=text, claims=[claim], cited=list(claim.citations))
+        # A true sentence of the passages, but not the one that answers the question (the audit
+        # firm given for the cipher question): the extractive answerer reads the question elsewhere.
+        reason = "the value does not answer the question: the passages answer it in another sentence"
+        claim = claim.model_copy(update={"verdict": "unsupported", "citations": (), "reason": reason})
+    elif claim.verdict == "supported":
         # The question restates the passage, so the bound claim can score high on it while the value
         # itself (a file name, a wrong city) is nowhere in it: that is not support.
         claim = claim.model_copy(
             update={"verdict": "unsupported", "citations": (), "reason": "the value is not stated in the evidence"}
         )
-    picks = pick_sentences(question, blocks, similarity)
     if not picks:
         return GroundedValues(text=text, claims=[claim])
     best = picks[0].evidence
