@@ -100,13 +100,14 @@ class RivalCheck:
             return None
         vocabulary = name_words(evidence)
         tokens, values = find_values(claim, vocabulary | name_words([claim]))
-        read = [find_values(e, vocabulary) for e in evidence]
+        owner = units(evidence)
+        pieces = list(owner)
+        parsed = {p: find_values(p, vocabulary) for p in pieces}  # every sentence is a unit: read once
+        read = [parsed[e] for e in evidence]
         checked = checked_values(values, [vals for _, vals in read], self.topic)
         if not checked:
             return None
-        owner = units(evidence)
-        pieces = list(owner)
-        held = [find_values(p, vocabulary)[1] for p in pieces]
+        held = [parsed[p][1] for p in pieces]
         variants: list[tuple[Value, str, str, list[int], list[int]]] = []
         for value in checked:
             fixed = [o for o in checked if o is not value]
