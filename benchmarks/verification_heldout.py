@@ -27,20 +27,15 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _common import REPO, print_table
-from verification import wilson
+from verification import accepted, verifiers, wilson
 
 from ragtune.chains.context import ContextBlock
-from ragtune.chains.grounding import Verifier, evidence_sentences, split_claims, verify_claims
+from ragtune.chains.grounding import evidence_sentences
 
 SETS = {
     "hospital": REPO / "benchmarks" / "data" / "verification_heldout2.json",
     "railway": REPO / "benchmarks" / "data" / "verification_heldout.json",
 }
-
-
-def accepted(claim: str, evidence: list, verifier: Verifier) -> bool:  # type: ignore[type-arg]
-    drafts = split_claims(claim, set())
-    return bool(drafts) and all(c.verdict == "supported" for c in verify_claims(drafts, evidence, verifier))
 
 
 def main() -> None:
@@ -49,8 +44,6 @@ def main() -> None:
     parser.add_argument("--verifiers", default="default,binding-v2,binding-v1,embedding")
     parser.add_argument("--show", action="store_true", help="print each pair's verdicts (read only to report)")
     args = parser.parse_args()
-    from verification import verifiers
-
     data = json.loads(SETS[args.set].read_text(encoding="utf-8"))
     blocks = [
         ContextBlock(number=i, text=text, chunks=[], rank=i, score=1.0)
