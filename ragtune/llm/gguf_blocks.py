@@ -18,6 +18,7 @@ from __future__ import annotations
 import struct
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
@@ -28,19 +29,7 @@ READABLE_TYPES = frozenset({_F32, _Q4_1, _Q8_0})
 """Every GGML type a file may hold for :class:`GGUFBlocks` to read all of it."""
 _LAYOUT = {_F32: (1, 4, np.float32), _Q4_1: (BLOCK, 20, np.uint8), _Q8_0: (BLOCK, 34, np.uint8)}
 """Per readable GGML type: weights per block, bytes per block, and the element type of its data."""
-_SCALARS = {
-    0: "<u1",
-    1: "<i1",
-    2: "<u2",
-    3: "<i2",
-    4: "<u4",
-    5: "<i4",
-    6: "<f4",
-    7: "?",
-    10: "<u8",
-    11: "<i8",
-    12: "<f8",
-}
+_SCALARS = {0: "<B", 1: "<b", 2: "<H", 3: "<h", 4: "<I", 5: "<i", 6: "<f", 7: "<?", 10: "<Q", 11: "<q", 12: "<d"}
 """GGUF metadata value types (``gguf.GGUFValueType``) of fixed size; 8 is a string, 9 an array."""
 _STRING, _ARRAY = 8, 9
 _VERSIONS = (2, 3)
@@ -174,7 +163,7 @@ class GGUFBlocks:
                 raise ValueError(f"{self.path}: duplicated tensor {name}")
             self.tensors[name] = _Tensor(name, kind, dims, start + offset)
 
-    def _unpack(self, fmt: str) -> tuple[int, ...]:
+    def _unpack(self, fmt: str) -> tuple[Any, ...]:
         values = struct.unpack_from(fmt, self._buffer, self._offset)
         self._offset += struct.calcsize(fmt)
         return values
@@ -190,14 +179,12 @@ class GGUFBlocks:
         if kind == _STRING:
             return self._string()
         if kind in _SCALARS:
-            dtype = np.dtype(_SCALARS[kind])
-            value = np.frombuffer(self._data, dtype=dtype, count=1, offset=self._offset)[0].item()
-            self._offset += dtype.itemsize
-            return value  # type: ignore[no-any-return]
+            (value,) = self._unpack(_SCALARS[kind])
+            return value
         if kind == _ARRAY:
             item, count = self._unpack("<IQ")
             if item in _SCALARS:
-                self._offset += count * np.dtype(_SCALARS[item]).itemsize
+                self._offset += count * struct.calcsize(_SCALARS[item])
             elif item == _STRING:  # skipped unread: only the lengths
                 buffer, offset = self._buffer, self._offset
                 for _ in range(count):
